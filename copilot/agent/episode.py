@@ -49,7 +49,7 @@ import gymnasium
 from copilot.agent import debug_explainer, observations, request_info
 from copilot.agent.actions import Action
 from copilot.agent.json_action_parser import ActionParseError, parse_json_action
-from copilot.agent.prompts import initial_messages, writes_code
+from copilot.agent.prompts import PROMPT_STYLES, initial_messages, writes_code
 from copilot.agent.tool_call_parser import TOOLS, parse_tool_call
 from copilot.agent.trajectory import Trajectory
 from copilot.tasks.task import Task
@@ -71,6 +71,7 @@ class EpisodeSettings:
     debug: str = "rules"
     exec_memory_mb: int = 2048
     stream_cap: int = observations.STREAM_CAP
+    prompt_style: str = "full"           # "compact" for very small models (copilot.agent.prompts)
 
     def validate(self) -> "EpisodeSettings":
         if not isinstance(self.max_turns, int) or self.max_turns < 1:
@@ -80,6 +81,8 @@ class EpisodeSettings:
             raise ValueError(f"EpisodeSettings.max_total_tokens: {self.max_total_tokens!r} must be None or >= 1")
         if self.action_format not in ACTION_FORMATS:
             raise ValueError(f"EpisodeSettings.action_format: {self.action_format!r}; expected one of {ACTION_FORMATS}")
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"EpisodeSettings.prompt_style: {self.prompt_style!r}; expected one of {PROMPT_STYLES}")
         if self.debug not in DEBUG_MODES:
             raise ValueError(f"EpisodeSettings.debug: {self.debug!r}; expected one of {DEBUG_MODES}")
         if not isinstance(self.exec_timeout_s, (int, float)) or not 0 < self.exec_timeout_s <= 600:
@@ -133,7 +136,7 @@ class CodeActEnv(gymnasium.Env):
             raise ValueError(f'CodeActEnv.reset: options["task"] must be a Task, got {type(task).__name__}')
         self._release()
         self.task, self.done, self._schema, self._usage = task, False, None, None
-        messages = initial_messages(task, self.settings.action_format)
+        messages = initial_messages(task, self.settings.action_format, self.settings.prompt_style)
         self.trajectory = Trajectory(task_id=task.id, dataset=task.dataset, messages=messages,
                                      timings={"sandbox_s": 0.0, "env_step_s": 0.0, "env_overhead_s": 0.0,
                                               "session_open_s": 0.0, "reward_s": 0.0},

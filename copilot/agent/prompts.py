@@ -1,11 +1,16 @@
 """System and user prompts for a CodeAct episode, per task family, in our own words.
 
-The system prompt says: the role, where the task's data are (each mount at /data/<name>, with what kind of
+Two prompt styles:
+- "full" (the default, for instruct models of 7B and up): the system prompt says: the role, where the task's data are (each mount at /data/<name>, with what kind of
 file it is), how the sandbox behaves (a fresh Python process per execution, files in the working directory
 persist, no network, output is capped), the five actions in the chosen format, and the answer convention:
 set a variable `answer` in the last code execution, or give it with final_answer. A family section says what
 the answer must look like for that kind of task (matching what the reward checkers accept, see
 BRIEF's checker table). The user prompt carries the question and the task's context.
+- "compact" (for very small models, e.g. the CPU demo's SmolLM2-135M with one turn): a few lines that name
+  the data, one action (code_execution as JSON) and the `answer` convention. A 135M model does not follow the
+  full prompt's 1,000 tokens of rules, and every prompt token costs CPU time in training. Simplified: it
+  documents only code_execution (the other actions still parse), so it suits single-turn episodes.
 
 Nothing here reveals the ground truth or the checker's parameters beyond what the task legitimately shows
 (e.g. BioCoder's harness is part of the task's context, BioDSBench's tests are not).
@@ -53,6 +58,19 @@ FAMILY_GUIDES: dict[str, str] = {
         "patient. Set `answer` to your predictions as a dict {patient id: predicted label}."),
 }
 DEFAULT_GUIDE = "Solve the task in Python and set `answer` to the result."
+
+# One sentence per family for the compact style.
+COMPACT_GUIDES: dict[str, str] = {
+    "ehr_sql": "Query the SQLite database with sqlite3; answer = list of all values of the result rows.",
+    "medcalc": "Read the values from the note and compute; answer = the number.",
+    "biostat": "Use statsmodels.stats.power; a sample size is rounded up; answer = the number.",
+    "bioinformatics": "Define the requested Python function; its code is graded.",
+    "biomedical_analysis": "Load the data and compute the variables the task names.",
+    "fhir": 'answer = {"GET": [values asked for], "POST": [[url, payload], ...]}.',
+    "ehr_consistency": "Query the data; answer = True if the note is inconsistent with the records, else False.",
+    "ml_prediction": "Train on the training data; answer = {patient id: predicted label}.",
+}
+PROMPT_STYLES = ("full", "compact")
 
 SANDBOX_RULES = (
     "How the sandbox works:\n"
@@ -126,9 +144,24 @@ def data_section(task: Task) -> str:
     return "The task's data (read-only):\n" + "\n".join(lines)
 
 
-def system_prompt(task: Task, action_format: str = "json") -> str:
+def compact_system_prompt(task: Task, action_format: str) -> str:
+    mounts = ", ".join(f"/data/{name}" for name in sorted(task.resources)) or "none"
+    if action_format == "json":
+        reply = 'Reply with one JSON object: {"action": "code_execution", "params": {"code": "..."}}.'
+    else:
+        reply = ('Reply with one tool call: <tool_call>\n{"name": "code_execution", "arguments": {"code": "..."}}'
+                 '\n</tool_call>.')
+    return (f"You solve tasks by writing Python. {COMPACT_GUIDES.get(task.family, DEFAULT_GUIDE)} Data: {mounts}. "
+            f"{reply} The code runs in Python and must set the variable `answer` to the result.")
+
+
+def system_prompt(task: Task, action_format: str = "json", style: str = "full") -> str:
     if action_format not in ("json", "tool_call"):
         raise ValueError(f"action_format: {action_format!r} is unknown; expected 'json' or 'tool_call'")
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompt_style: {style!r} is unknown; expected one of {PROMPT_STYLES}")
+    if style == "compact":
+        return compact_system_prompt(task, action_format)
     actions = JSON_ACTIONS if action_format == "json" else TOOL_CALL_ACTIONS
     guide = FAMILY_GUIDES.get(task.family, DEFAULT_GUIDE)
     return "\n\n".join([
@@ -145,6 +178,6 @@ def user_prompt(task: Task) -> str:
     return "\n\n".join(parts)
 
 
-def initial_messages(task: Task, action_format: str = "json") -> list[dict[str, str]]:
-    return [{"role": "system", "content": system_prompt(task, action_format)},
+def initial_messages(task: Task, action_format: str = "json", style: str = "full") -> list[dict[str, str]]:
+    return [{"role": "system", "content": system_prompt(task, action_format, style)},
             {"role": "user", "content": user_prompt(task)}]

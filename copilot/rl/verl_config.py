@@ -16,7 +16,10 @@ low_var_kl); PPO puts it in the reward (the classic KL-penalised PPO) and adds a
 Chosen here, not stated by the paper: GRPO group size n=8, mini-batch 32, 4096 prompt / 8192 response tokens,
 8 GPUs per node, tool observations up to 8192 characters (our own observation caps apply first).
 
-Reward: `reward.custom_reward_function.{path,name}` (verl 0.9). The pre-0.9 top-level
+Reward: `reward.custom_reward_function.{path,name}` (verl 0.9), with
+`reward.custom_reward_function.reward_kwargs.require_trajectory=true` (a sample whose agent-loop trajectory is
+missing is an error in reward.verl, not a silent single-turn score); `reward_kwargs.weights` (set by the rl
+stage) are reward.score's correctness / format weights. The pre-0.9 top-level
 `custom_reward_function.*` keys are still in verl's tree (legacy_reward_impl.yaml) but are silently ignored
 by its 0.9 trainer: an override that sets them is refused here with a message naming the new key, and the
 composed config is checked to leave every legacy reward key null.
@@ -28,6 +31,7 @@ batch-size arithmetic); what needs GPUs (vLLM engine args, FSDP sharding) is onl
 
 from __future__ import annotations
 
+import importlib.util
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -48,6 +52,8 @@ CONFIG_NAME = "verl_config"
 # pre-0.9 locations of the reward settings: verl 0.9 keeps them in its tree but ignores them
 LEGACY_REWARD_ROOTS = ("custom_reward_function", "reward_model", "sandbox_fusion")
 
+REWARD_KWARGS = "reward.custom_reward_function.reward_kwargs"
+MAX_VLLM_LORA_RANK = 512   # verl 0.9.1's fallback for vLLM's MaxLoRARanks when vLLM is not importable
 PAPER = {"train_batch_size": 128, "lr": 1e-5, "temperature": 0.6, "kl_coef": 1e-3, "max_assistant_turns": 15}
 
 
@@ -66,6 +72,8 @@ def hydra_value(value: Any) -> str:
     if isinstance(value, (str, Path)):
         text = str(value).replace("\\", "\\\\").replace("'", "\\'")
         return f"'{text}'"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{key}:{hydra_value(v)}" for key, v in value.items()) + "}"
     if isinstance(value, Sequence):
         return "[" + ",".join(hydra_value(v) for v in value) + "]"
     raise VerlConfigError(f"cannot write {type(value).__name__} {value!r} as a Hydra override value")
@@ -144,7 +152,10 @@ def paper_overrides(algorithm: str, model: str, train_files: Sequence[str], val_
             "critic.optim.lr": PAPER["lr"],
             "critic.ppo_micro_batch_size_per_gpu": 2,
         })
-    return [f"{key}={hydra_value(value)}" for key, value in settings.items()]
+    # keys verl's schema does not declare (reward_kwargs reach compute_score as keyword arguments): "++" adds them
+    added = {f"{REWARD_KWARGS}.require_trajectory": True}   # a sample without the agent loop's trajectory is an error
+    return ([f"{key}={hydra_value(value)}" for key, value in settings.items()]
+            + [f"++{key}={hydra_value(value)}" for key, value in added.items()])
 
 
 def _check_override_keys(overrides: Sequence[str]) -> None:
@@ -228,6 +239,8 @@ def validate_verl_config(cfg, *, local_model_dir: str | Path | None = None) -> N
     config and tokenizer. Nothing may be downloaded, so a model named by Hub id is checked with
     `local_model_dir` standing in for it (on a copy of `cfg`; say so where it matters: shapes differ, keys
     do not); with no stand-in, a Hub-named model is a clear error for PPO and skipped for GRPO's actor.
+    verl's vLLM LoRA-rank check imports vLLM; where it is not installed (a CPU machine) the rank is checked
+    against verl's own fallback bound instead.
     """
     from omegaconf import OmegaConf
     from verl.trainer.ppo.reward import get_custom_reward_fn, resolve_reward_manager_cls
@@ -246,6 +259,14 @@ def validate_verl_config(cfg, *, local_model_dir: str | Path | None = None) -> N
                                       f"its HF config: pass local_model_dir= (a local model of the same family) "
                                       f"or download the model first")
     # (by here every model path verl would load is a local directory, so nothing touches the Hub)
+    lora_rank = int(OmegaConf.select(cfg, "actor_rollout_ref.model.lora_rank", default=0) or 0)
+    if lora_rank > 0 and cfg.actor_rollout_ref.rollout.name == "vllm" and importlib.util.find_spec("vllm") is None:
+        # verl's last check (vLLM's LoRA ranks) imports vLLM: without it, check verl's own fallback bound here and
+        # run the other checks on a copy without LoRA
+        if lora_rank > MAX_VLLM_LORA_RANK:
+            raise VerlConfigError(f"actor_rollout_ref.model.lora_rank = {lora_rank}; vLLM accepts at most "
+                                  f"{MAX_VLLM_LORA_RANK}")
+        cfg = OmegaConf.merge(cfg, {"actor_rollout_ref": {"model": {"lora_rank": 0}}})
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)
     omega_conf_to_dataclass(cfg.algorithm)

@@ -20,6 +20,7 @@ trainer.default_local_dir (= out_dir/checkpoints).
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from collections.abc import Sequence
@@ -66,14 +67,25 @@ def prepare_verl_run(out_dir: str | Path, *, algorithm: str, model: str, train_d
             "command": command_path}
 
 
+# torch.distributed / accelerate settings of a launcher this process may run under (the pipeline's
+# `accelerate launch`): verl is a job of its own that places its workers through Ray, so they must not leak in
+LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
+                "MASTER_ADDR", "MASTER_PORT")
+LAUNCHER_ENV_PREFIXES = ("TORCHELASTIC_", "ACCELERATE_")
+
+
+def launch_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in LAUNCHER_ENV and not k.startswith(LAUNCHER_ENV_PREFIXES)}
+
+
 def launch_verl(config_path: str | Path, *, log_path: str | Path | None = None, extra_args: Sequence[str] = ()) -> None:
     """Run verl's trainer on a saved config (blocking); output goes to log_path when given, else inherited."""
     command = launch_command(config_path) + list(extra_args)
     if log_path is None:
-        done = subprocess.run(command)
+        done = subprocess.run(command, env=launch_env())
     else:
         with open(log_path, "ab") as log:
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=launch_env())
     if done.returncode != 0:
         where = f"; see {log_path}" if log_path else ""
         raise RuntimeError(f"verl trainer exited {done.returncode}: {shlex.join(command)}{where}")

@@ -45,6 +45,25 @@ def test_reset_gives_prompt_with_data_location_and_actions(backend, sql_task):
     assert env.session is None
 
 
+def test_compact_prompt_for_small_models_still_runs_the_same_episode(backend, sql_task):
+    env = CodeActEnv(backend, EpisodeSettings(prompt_style="compact", max_turns=1))
+    messages, _ = env.reset(options={"task": sql_task})
+    try:
+        system = messages[0]["content"]
+        assert "/data/mimic_iii.sqlite" in system and "sqlite3" in system and "`answer`" in system
+        assert '{"action": "code_execution", "params": {"code": "..."}}' in system
+        full_env = CodeActEnv(backend, EpisodeSettings(max_turns=1))
+        full_system = full_env.reset(options={"task": sql_task})[0][0]["content"]
+        full_env.close()
+        assert len(system) * 3 < len(full_system) and messages[1]["content"].startswith("Task:")
+        code = "import sqlite3\nanswer = [1]"
+        _, _, terminated, truncated, _ = env.step(act("code_execution", code=code))
+        assert terminated or truncated
+        assert env.trajectory.final_answer == [1]
+    finally:
+        env.close()
+
+
 def test_every_action_through_one_session(backend, sql_task):
     env = CodeActEnv(backend, EpisodeSettings(exec_timeout_s=5))
     env.reset(options={"task": sql_task})
@@ -223,6 +242,8 @@ def test_bad_settings_and_reset_arguments(backend):
         CodeActEnv(backend, EpisodeSettings(action_format="xml"))
     with pytest.raises(ValueError, match="max_turns"):
         CodeActEnv(backend, EpisodeSettings(max_turns=0))
+    with pytest.raises(ValueError, match="prompt_style.*'full', 'compact'"):
+        CodeActEnv(backend, EpisodeSettings(prompt_style="tiny"))
     with pytest.raises(ValueError, match="debug_policy"):
         CodeActEnv(backend, EpisodeSettings(debug="llm"))
     with pytest.raises(ValueError, match="must be a Task"):

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+#SBATCH --job-name=sft_7b
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=1
+#SBATCH --gpus-per-node=8
+#SBATCH --cpus-per-task=64
+#SBATCH --mem=0
+#SBATCH --time=24:00:00
+#SBATCH --requeue
+#SBATCH --output=slurm-%x-%j.out
+# SFT warm-up of Qwen2.5-7B-Instruct on one 8-GPU node (recipes/recipe/sft_7b.yaml). Submit from the repo root:
+#   sbatch slurm/sft_7b.sh [hydra overrides...]     e.g. sbatch slurm/sft_7b.sh run.name=sft_7b-try2 logger=wandb_online
+# Adjust the #SBATCH lines (partition, account, time) to your cluster; re-submitting resumes the run.
+exec bash "${SLURM_SUBMIT_DIR:-.}/slurm/single_node.sh" sft_7b "$@"

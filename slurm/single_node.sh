@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs one recipe on the allocated node: the body of the single-node Slurm scripts (slurm/<recipe>.sh).
+#   bash slurm/single_node.sh RECIPE [hydra overrides...]        # inside an allocation (sbatch / salloc)
+# Training stages start their own 8 processes (accelerate + DeepSpeed, per the recipe's cluster group), so
+# this launches ONE task per node. A re-submitted or requeued job resumes: the pipeline skips finished
+# stages and training stages restart from their last checkpoint (runs/<name>/<stage>/checkpoints).
+# Environment: MEDCOPILOT_VENV (default <repo>/.venv) is activated when it exists; MEDAGENTGYM_DIR,
+# TEACHER_BASE_URL / TEACHER_MODEL / OPENAI_API_KEY and WANDB_API_KEY pass through from the submitting shell.
+# Not handled here: multi-node training (the RL scripts start a Ray cluster; SFT/DPO run on one node).
+set -euo pipefail
+if [ $# -lt 1 ]; then
+  echo "usage: bash slurm/single_node.sh RECIPE [overrides...]  (e.g. dpo_14b run.name=dpo14-try2)" >&2
+  exit 2
+fi
+recipe="$1"; shift
+repo="${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+cd "$repo"
+if [ ! -f "recipes/recipe/${recipe}.yaml" ]; then
+  echo "slurm/single_node.sh: no recipe '$recipe' in $repo/recipes/recipe/ (submit from the repo root)" >&2
+  exit 2
+fi
+venv="${MEDCOPILOT_VENV:-$repo/.venv}"
+if [ -f "$venv/bin/activate" ]; then
+  # shellcheck disable=SC1091
+  source "$venv/bin/activate"
+fi
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"       # nothing is downloaded at run time (models must be local)
+export TOKENIZERS_PARALLELISM=false
+echo "[$(date -u +%FT%TZ)] job ${SLURM_JOB_ID:-none} on $(hostname): recipe=$recipe $*"
+exec python -m copilot.train "recipe=$recipe" "$@"
