@@ -61,6 +61,14 @@ IGNORED_FOR_IDENTITY = ("logger", "cluster", "force_stage", "allow_config_change
 DISTRIBUTED_KINDS = {"sft", "dpo", "idpo", "rl", "verifier"}
 
 
+def runs_under_accelerate(config: dict, kind: str, stage_cfg: dict) -> bool:
+    """Whether this stage is started as N `accelerate launch` processes. An rl stage on the verl backend is not:
+    verl starts its own Ray workers over the node's GPUs, so N copies of it would each claim all of them."""
+    if config["cluster"]["launcher"] != "accelerate" or kind not in DISTRIBUTED_KINDS:
+        return False
+    return not (kind == "rl" and stage_cfg.get("backend", "verl") == "verl")
+
+
 class PipelineError(RuntimeError):
     """A stage failed, or the run dir disagrees with the config; the message says which stage and what to do."""
 
@@ -277,7 +285,7 @@ def run(config: dict, command: str = "", console: Console | None = None) -> dict
         with open(stage_dir / COMMAND_FILE, "a", encoding="utf-8") as handle:
             handle.write(f"cd {Path.cwd()} && {command}\n")
         t0 = time.perf_counter()
-        if config["cluster"]["launcher"] == "accelerate" and kind in DISTRIBUTED_KINDS:
+        if runs_under_accelerate(config, kind, stage_cfg):
             outputs = launch_stage(config, inputs, stage_dir, label)
         else:
             outputs = run_stage(module, stage_cfg, inputs, stage_dir, label)

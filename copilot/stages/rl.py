@@ -22,8 +22,8 @@ backend "verl" (the paper's path; copilot.rl.verl_run):
 4. merge the last actor checkpoint with verl's model merger into out_dir/model (written aside, then renamed);
    with cfg.model.lora (verl's FSDP LoRA: lora_rank / lora_alpha / target_modules) the adapter verl's merger
    writes next to the base weights is merged into them with PEFT, so the hand-off is a plain full model.
-When the pipeline runs this stage under `accelerate launch` (cluster.launcher=accelerate), only rank 0 does
-this (verl places its own workers through Ray); the other ranks return at once.
+The pipeline runs this backend in its own process even with cluster.launcher=accelerate (verl places its
+own workers through Ray); started under `accelerate launch` anyway, only rank 0 does this, the others return.
 
 backend "trl" (copilot.rl.trl_grpo): TRL's GRPOTrainer with our episode as its environment; LoRA or full
 (cfg.model.lora), fp32 on CPU / bf16 on GPU, checkpoints in out_dir/checkpoints with resume, hand-off via

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from copilot.pipeline import DONE, PipelineError, collect_evaluations, print_summary, run
+from copilot.pipeline import DONE, PipelineError, collect_evaluations, print_summary, run, runs_under_accelerate
 from copilot.run_metrics import read_metrics
 
 STAGE_FILES = ("config.yaml", "command.txt", "outputs.json", "metrics.jsonl", "stage.log", DONE)
@@ -116,6 +116,16 @@ def test_before_after_table_from_evaluate_stages(tmp_path):
     lines = {line.split("│")[1].strip(): line for line in text.splitlines() if line.count("│") > 3}
     assert "10.0" in lines["ehr_sql"] and "50.0" in lines["ehr_sql"] and "+40.0" in lines["ehr_sql"]
     assert "+40.0" in lines["medcalc"] and "+40.0" in lines["overall"]
+
+
+def test_verl_rl_stage_is_not_multiplied_by_accelerate():
+    accelerate, local = {"cluster": {"launcher": "accelerate"}}, {"cluster": {"launcher": "python"}}
+    assert runs_under_accelerate(accelerate, "sft", {"kind": "sft"})
+    assert runs_under_accelerate(accelerate, "rl", {"kind": "rl", "backend": "trl"})
+    assert not runs_under_accelerate(accelerate, "rl", {"kind": "rl", "backend": "verl"})   # verl starts Ray itself
+    assert not runs_under_accelerate(accelerate, "rl", {"kind": "rl"})                     # verl is the default
+    assert not runs_under_accelerate(accelerate, "evaluate", {"kind": "evaluate"})
+    assert not runs_under_accelerate(local, "sft", {"kind": "sft"})
 
 
 @pytest.mark.slow

@@ -51,8 +51,11 @@ def test_demo_uses_the_local_smollm2_and_the_packs(compose_config, file_layout):
     config = validate_run_config(compose_config("recipe=demo", f"data.offline_root={file_layout['offline']}"))
     assert config["model"]["name_or_path"] == str(file_layout["model"])
     assert config["cluster"]["launcher"] == "python"
-    assert [s["kind"] for s in config["recipe"]["stages"]][0] == "packs"
-    assert sum(s["kind"] == "evaluate" for s in config["recipe"]["stages"]) == 2   # before / after
+    stages = config["recipe"]["stages"]
+    kinds = [s["kind"] for s in stages]
+    assert kinds[:2] == ["packs", "evaluate"] and kinds[-1] == "evaluate"          # SR before ... after
+    assert kinds.index("sft") < kinds.index("idpo") < kinds.index("rl")
+    assert stages[kinds.index("rl")]["backend"] == "trl"                            # verl needs GPUs
 
 
 @pytest.mark.parametrize("name", shipped_recipes())
