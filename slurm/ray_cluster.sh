@@ -22,19 +22,8 @@ if [ $# -lt 1 ]; then
 fi
 recipe="$1"; shift
 : "${SLURM_JOB_NODELIST:?slurm/ray_cluster.sh: not inside a Slurm allocation (SLURM_JOB_NODELIST unset); use sbatch}"
-repo="${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-cd "$repo"
-if [ ! -f "recipes/recipe/${recipe}.yaml" ]; then
-  echo "slurm/ray_cluster.sh: no recipe '$recipe' in $repo/recipes/recipe/ (submit from the repo root)" >&2
-  exit 2
-fi
-venv="${MEDCOPILOT_VENV:-$repo/.venv}"
-if [ -f "$venv/bin/activate" ]; then
-  # shellcheck disable=SC1091
-  source "$venv/bin/activate"
-fi
-export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"       # nothing is downloaded at run time (models must be local)
-export TOKENIZERS_PARALLELISM=false
+# shellcheck source=slurm/job_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/job_env.sh" "$recipe"   # repo, venv, offline env
 port="${RAY_PORT:-6379}"
 gpus="${GPUS_PER_NODE:-${SLURM_GPUS_ON_NODE:-8}}"
 wait_s="${RAY_WAIT_S:-600}"

@@ -13,18 +13,7 @@ if [ $# -lt 1 ]; then
   exit 2
 fi
 recipe="$1"; shift
-repo="${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-cd "$repo"
-if [ ! -f "recipes/recipe/${recipe}.yaml" ]; then
-  echo "slurm/single_node.sh: no recipe '$recipe' in $repo/recipes/recipe/ (submit from the repo root)" >&2
-  exit 2
-fi
-venv="${MEDCOPILOT_VENV:-$repo/.venv}"
-if [ -f "$venv/bin/activate" ]; then
-  # shellcheck disable=SC1091
-  source "$venv/bin/activate"
-fi
-export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"       # nothing is downloaded at run time (models must be local)
-export TOKENIZERS_PARALLELISM=false
+# shellcheck source=slurm/job_env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/job_env.sh" "$recipe"   # repo, venv, offline env
 echo "[$(date -u +%FT%TZ)] job ${SLURM_JOB_ID:-none} on $(hostname): recipe=$recipe $*"
 exec python -m copilot.train "recipe=$recipe" "$@"

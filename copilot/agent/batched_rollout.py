@@ -32,12 +32,12 @@ object is shared with other callers.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from copilot.agent.episode import CodeActEnv, EpisodeSettings
+from copilot.agent.rollout import record_policy_failure, finish_trajectory
 from copilot.agent.trajectory import Trajectory
 from copilot.tasks.task import Task
 
@@ -74,7 +74,7 @@ def run_episodes_batched(tasks_and_indices: Sequence[tuple[Task, int]], policy, 
             try:
                 episode.policy = policy.for_episode(task, index)
             except Exception as err:  # noqa: BLE001 - a policy failure is an outcome, not a crash
-                _policy_failed(episode.env, err)
+                record_policy_failure(episode.env, err)
         while True:
             now = time.perf_counter()
             for episode in episodes:
@@ -128,7 +128,7 @@ def _generate(group: list[_Episode], temperature: float, max_new_tokens: int | N
         took = time.perf_counter() - t0
         for episode in group:
             episode.policy_s += took
-            _policy_failed(episode.env, err)
+            record_policy_failure(episode.env, err)
         return []
     took = time.perf_counter() - t0
     out = []
@@ -175,17 +175,5 @@ def _run_steps(steps: list, pool: ThreadPoolExecutor | None) -> None:
 
 
 def _finish(episode: _Episode) -> Trajectory:
-    trajectory = episode.env.trajectory
-    tokens = dict(episode.tokens)
-    tokens["total_tokens"] = tokens["prompt_tokens"] + tokens["completion_tokens"]
-    trajectory.tokens = tokens
-    trajectory.timings["policy_s"] = episode.policy_s
-    trajectory.timings["wall_s"] = (episode.end or time.perf_counter()) - episode.start
-    trajectory.meta["turns"] = len(trajectory.actions)
-    return trajectory
-
-
-def _policy_failed(env: CodeActEnv, err: BaseException) -> None:
-    detail = "".join(traceback.format_exception_only(type(err), err)).strip()
-    env.trajectory.meta["policy_error"] = detail
-    env.end("policy_error", detail)
+    return finish_trajectory(episode.env.trajectory, episode.tokens, episode.policy_s,
+                             (episode.end or time.perf_counter()) - episode.start)

@@ -44,7 +44,7 @@ def run_episode(task: Task, policy, backend, settings: EpisodeSettings | None = 
         try:
             episode_policy = policy.for_episode(task, rollout_index)
         except Exception as err:  # noqa: BLE001 - a policy failure is an outcome, not a crash
-            _policy_failed(env, err)
+            record_policy_failure(env, err)
             episode_policy = None
         while episode_policy is not None and not env.done:
             t0 = time.perf_counter()
@@ -54,7 +54,7 @@ def run_episode(task: Task, policy, backend, settings: EpisodeSettings | None = 
                 text = reply.text
             except Exception as err:  # noqa: BLE001
                 policy_s += time.perf_counter() - t0
-                _policy_failed(env, err)
+                record_policy_failure(env, err)
                 break
             took = time.perf_counter() - t0
             policy_s += took
@@ -69,16 +69,22 @@ def run_episode(task: Task, policy, backend, settings: EpisodeSettings | None = 
             env.trajectory.actions[-1]["timings"]["policy_latency_s"] = float(getattr(reply, "latency_s", took) or 0.0)
     finally:
         env.close()
-    trajectory = env.trajectory
+    return finish_trajectory(env.trajectory, tokens, policy_s, time.perf_counter() - start)
+
+
+def finish_trajectory(trajectory: Trajectory, tokens: dict, policy_s: float, wall_s: float) -> Trajectory:
+    """Record an ended episode's token usage (prompt / completion / total), policy and wall time, and turns."""
+    tokens = dict(tokens)
     tokens["total_tokens"] = tokens["prompt_tokens"] + tokens["completion_tokens"]
     trajectory.tokens = tokens
     trajectory.timings["policy_s"] = policy_s
-    trajectory.timings["wall_s"] = time.perf_counter() - start
+    trajectory.timings["wall_s"] = wall_s
     trajectory.meta["turns"] = len(trajectory.actions)
     return trajectory
 
 
-def _policy_failed(env: CodeActEnv, err: BaseException) -> None:
+def record_policy_failure(env: CodeActEnv, err: BaseException) -> None:
+    """A policy that raised ends the episode as "policy_error" (an outcome of the rollout, not a crash)."""
     detail = "".join(traceback.format_exception_only(type(err), err)).strip()
     env.trajectory.meta["policy_error"] = detail
     env.end("policy_error", detail)

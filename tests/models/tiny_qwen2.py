@@ -23,50 +23,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from copilot.models.chat_template import chatml_tool_template
+
 VOCAB_SIZE = 2048
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # Qwen2.5 adds these as ordinary (non-special) tokens, so decoding with skip_special_tokens keeps them.
 TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
 
-# Qwen2.5's ChatML layout with hermes tool calls (wording of the tools preamble is ours), plus
-# {% generation %} markers around each assistant reply and its <|im_end|>.
-CHAT_TEMPLATE = r"""
-{%- if tools %}
-{{- '<|im_start|>system\n' }}
-{%- if messages[0].role == 'system' %}{{- messages[0].content }}{%- else %}{{- 'You are a helpful assistant.' }}{%- endif %}
-{{- '\n\n# Tools\n\nYou may call these functions. Their signatures are inside <tools></tools>:\n<tools>' }}
-{%- for tool in tools %}{{- '\n' }}{{- tool | tojson }}{%- endfor %}
-{{- '\n</tools>\n\nTo call one, write a JSON object with the function name and arguments inside <tool_call></tool_call> tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' }}
-{%- else %}
-{%- if messages[0].role == 'system' %}{{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}{%- else %}{{- '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{%- endif %}
-{%- endif %}
-{%- for message in messages %}
-{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}
-{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
-{%- elif message.role == 'assistant' %}
-{{- '<|im_start|>assistant\n' }}
-{%- generation %}
-{%- if message.content %}{{- message.content }}{%- endif %}
-{%- if message.tool_calls %}
-{%- for tool_call in message.tool_calls %}
-{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}
-{%- if loop.first and not message.content %}{{- '<tool_call>\n' }}{%- else %}{{- '\n<tool_call>\n' }}{%- endif %}
-{{- '{"name": "' + tool_call.name + '", "arguments": ' }}
-{%- if tool_call.arguments is string %}{{- tool_call.arguments }}{%- else %}{{- tool_call.arguments | tojson }}{%- endif %}
-{{- '}\n</tool_call>' }}
-{%- endfor %}
-{%- endif %}
-{{- '<|im_end|>' }}
-{%- endgeneration %}
-{{- '\n' }}
-{%- elif message.role == 'tool' %}
-{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}
-{{- '\n<tool_response>\n' + message.content + '\n</tool_response>' }}
-{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\n' }}{%- endif %}
-{%- endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}
-""".strip()
+# Qwen2.5's default system prompt in our ChatML + hermes tool-call template with {% generation %} markers.
+CHAT_TEMPLATE = chatml_tool_template("You are a helpful assistant.")
 
 
 # Fixed training text, so the vocabulary (and so every greedy output) does not change when the repository's
