@@ -206,3 +206,28 @@ def test_verl_lora_settings_and_the_adapter_fold_into_the_hand_off(tiny_qwen2_di
     assert not torch.equal(state(tiny_qwen2_dir)["model.layers.0.mlp.up_proj.weight"].bfloat16(),
                            folded["model.layers.0.mlp.up_proj.weight"])
     assert (merged_dir / "tokenizer.json").is_file()
+
+
+@pytest.mark.slow
+def test_interrupted_trl_grpo_resumes_from_its_last_checkpoint(tiny_qwen2_dir, pack_dirs, tmp_path):
+    # a run stopped after its step-1 checkpoint (before the hand-off) goes on from that checkpoint; the
+    # kill -9 side of the shared resume mechanism is tested with SFT (test_sft.py)
+    import shutil
+
+    biostat = next(p for p in pack_dirs if p.name == "biostat")
+    cfg, _ = grpo_cfg(tiny_qwen2_dir, biostat, tmp_path, mode="json")
+    out = tmp_path / "grpo"
+    out.mkdir()
+    rl.run(cfg, {}, out)
+    assert (out / "checkpoints" / "checkpoint-1" / "trainer_state.json").is_file()
+    shutil.rmtree(out / "model")
+    (out / "train_summary.json").unlink()
+
+    cfg.stage.max_steps = 2
+    rl.run(cfg, {}, out)
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["resumed_from"] == "checkpoint-1", summary
+    assert summary["global_step"] == 2 and summary["steps_this_run"] == 1
+    episodes = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert len(episodes) == 8          # step 1's four rollouts kept, step 2's four appended
+    assert (out / "model" / "config.json").is_file()
