@@ -273,7 +273,8 @@ def _check_datasets(checked: dict) -> None:
             if not path.is_dir():
                 raise ConfigError(f"{where}: dataset dir {path} does not exist; build the offline packs "
                                   f"(`python -m copilot.tasks.packs build --out {offline_root}`, or a packs stage "
-                                  f"in the recipe) or point it at a MedAgentGym dataset dir")
+                                  f"in the recipe) and use data=offline_packs, or put the MedAgentGym release "
+                                  f"there (MEDAGENTGYM_DIR=<release dir>, holding <dataset>/train_tasks.jsonl)")
             if not any(path.glob(TASK_FILE_GLOB)):
                 raise ConfigError(f"{where}: dataset dir {path} is empty (no {TASK_FILE_GLOB} task files); "
                                   f"expected train_tasks.jsonl / test_tasks.jsonl as in the release layout")
