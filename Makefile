@@ -1,5 +1,5 @@
 # Med-Copilot trainer — set-up, tests, benchmarks.
-#   make setup   system packages (bubblewrap, podman) + .venv with the project
+#   make setup   system packages (bubblewrap, podman, Slurm + munge for its tests) + .venv with the project
 #   make test    setup, then the whole test suite (what CI runs)
 #   make bench   setup, then every benchmark under benchmarks/
 #   make demo    setup, the demo model, then the CPU demo (python -m copilot.train recipe=demo)
@@ -7,10 +7,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-SYSTEM_PACKAGES := bubblewrap podman runc uidmap slirp4netns debootstrap
+SYSTEM_PACKAGES := bubblewrap podman runc uidmap slirp4netns debootstrap slurmctld slurmd slurm-client munge
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup system-packages test test-fast bench packs demo demo-model podman-service sandbox-image clean
+.PHONY: setup system-packages test test-fast slurm-test bench packs demo demo-model podman-service sandbox-image clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ system-packages:
 
 test: setup
 	$(PY) -m pytest -q
+
+# Only the real-Slurm tests (a one-node slurmctld + slurmd + munge on this machine; they also run in `make test`).
+slurm-test: setup
+	$(PY) -m pytest -q tests/slurm/test_real_slurm.py
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

@@ -306,7 +306,8 @@ def run(config: dict, command: str = "", console: Console | None = None) -> dict
 
 # ------------------------------------------------------------------------------------------ the report
 def collect_evaluations(rows: list[dict]) -> list[dict]:
-    """[{stage, success_rate: {dataset: float}, n, overall}] from every evaluate stage's eval.json."""
+    """[{stage, success_rate: {dataset: float}, n, overall}] from every held-out evaluate stage's eval.json
+    (an evaluate stage run on the train split, e.g. to sample rollouts for a verifier, is not a before/after)."""
     found = []
     for row in rows:
         if row["kind"] != "evaluate" or "eval" not in row["outputs"]:
@@ -316,6 +317,8 @@ def collect_evaluations(rows: list[dict]) -> list[dict]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
             raise PipelineError(f"stage {row['stage']!r}: cannot read its eval output {path}: {err}") from err
+        if data.get("split", "test") == "train":
+            continue
         found.append({"stage": row["stage"], "success_rate": data.get("success_rate", {}), "n": data.get("n", {}),
                       "overall": data.get("overall")})
     return found

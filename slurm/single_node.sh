@@ -15,5 +15,9 @@ fi
 recipe="$1"; shift
 # shellcheck source=slurm/job_env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/job_env.sh" "$recipe"   # repo, venv, offline env
-echo "[$(date -u +%FT%TZ)] job ${SLURM_JOB_ID:-none} on $(hostname): recipe=$recipe $*"
-exec python -m copilot.train "recipe=$recipe" "$@"
+# accelerate starts one training process per GPU the job got (the recipe's cluster group says 8; a later
+# cluster.num_processes=N on the command line still wins). No GPU: the recipe's own value is left alone.
+launch=()
+if [ "${gpus:-0}" -gt 0 ]; then launch=("cluster.num_processes=$gpus"); fi
+echo "[$(date -u +%FT%TZ)] job ${SLURM_JOB_ID:-none} on $(hostname) ($gpus GPU(s)): recipe=$recipe ${launch[*]} $*"
+exec python -m copilot.train "recipe=$recipe" "${launch[@]}" "$@"

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from copilot.config.hydra_values import hydra_value  # noqa: F401  (re-exported: stages.rl uses it from here)
 from copilot.rl.verl_version import require_verl
 
 ALGORITHMS = ("grpo", "ppo")
@@ -59,24 +60,6 @@ PAPER = {"train_batch_size": 128, "lr": 1e-5, "temperature": 0.6, "kl_coef": 1e-
 
 class VerlConfigError(ValueError):
     """A bad argument or override for the verl config; the message names the key and what was expected."""
-
-
-def hydra_value(value: Any) -> str:
-    """`value` written in Hydra's override grammar (strings quoted, so paths with '=' or ',' survive)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (str, Path)):
-        text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-        return f"'{text}'"
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{key}:{hydra_value(v)}" for key, v in value.items()) + "}"
-    if isinstance(value, Sequence):
-        return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    raise VerlConfigError(f"cannot write {type(value).__name__} {value!r} as a Hydra override value")
 
 
 def paper_overrides(algorithm: str, model: str, train_files: Sequence[str], val_files: Sequence[str],

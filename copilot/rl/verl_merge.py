@@ -11,12 +11,15 @@ clear error naming what was looked for and what was found.
 
 Not covered: megatron checkpoints (backend="megatron" is passed through, but the shard check is FSDP's);
 merging needs enough CPU memory for the full model (verl loads every shard); upload to the Hub is not done
-here (the export stage does it).
+here (copilot.export does it). `fold_lora_adapter` folds the PEFT adapter verl's merger writes for a LoRA
+run into the base weights.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +88,25 @@ def merge_checkpoint(checkpoint_dir: str | Path, target_dir: str | Path, *, back
     if not (target / "config.json").is_file():
         raise RuntimeError(f"verl model merger exited 0 but {target} has no config.json:\n{done.stdout[-2000:]}")
     return target
+
+
+def fold_lora_adapter(model_dir: Path) -> bool:
+    """verl's merger writes a LoRA run as the base weights plus model_dir/lora_adapter/ (a PEFT adapter): merge
+    the adapter into the weights (PEFT), so the hand-off is a plain full model like every stage's."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    adapter = model_dir / "lora_adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        return False
+    folded = model_dir.with_name(model_dir.name + ".folded")
+    if folded.exists():
+        shutil.rmtree(folded)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, local_files_only=True)
+    PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(folded)
+    AutoTokenizer.from_pretrained(model_dir, local_files_only=True).save_pretrained(folded)
+    shutil.rmtree(model_dir)
+    os.replace(folded, model_dir)
+    return True

@@ -21,6 +21,7 @@ STAGES: dict[str, str] = {
     "idpo": "copilot.stages.idpo",
     "rl": "copilot.stages.rl",
     "evaluate": "copilot.stages.evaluate",
+    "verifier": "copilot.stages.verifier",
 }
 
 

@@ -6,12 +6,13 @@
 
 Optional first round (`rejection_sft: true`), in out_dir/rejection_sft/: sample K rollouts per training task
 with the current model, keep the correct ones (rejection sampling) and fine-tune on them with the `sft`
-stage's trainer (`sft` = overrides of copilot.stages.sft.Config).
+stage's trainer (`sft` = overrides of copilot.stages.sft.Config); with a verifier, only the top-scored
+correct rollout of each task is kept.
 Then `iterations` times, each in out_dir/iter_<i>/ (i = 0, 1, ...):
 1. sample K rollouts per task of cfg.data.train (first cfg.data.limit_train of each dir) with the current
    model at `temperature` (episodes in lockstep batches, appended to iter_<i>/trajectories.jsonl, resumable);
-2. score: the correctness reward the episode already computed (reward.score); with `verifier` set, the
-   verifier's scores rank the rollouts instead -- see `rollout_scores`, the hook the verifier issue fills;
+2. score: the correctness reward the episode already computed (reward.score); with `verifier` set (a saved
+   verifier dir), the verifier's P(YES) ranks the rollouts instead (`rollout_scores`);
 3. pairs: per task, the highest-scored correct rollout vs the lowest-scored incorrect one
    (copilot.stages.dpo.correct_vs_incorrect_rows);
 4. DPO with the `dpo` stage's trainer (`dpo` = overrides of copilot.stages.dpo.Config) from the current
@@ -26,7 +27,7 @@ unfinished one (sampling skips stored rollouts, DPO resumes from its last checkp
 
 Simplified / not protected against: the policy used for sampling is reloaded from disk each iteration (no
 weight sync with a live trainer: that is the RL stage's job); all K rollouts use `temperature` (no greedy
-rollout 0); a verifier is not implemented yet (setting one is a clear error).
+rollout 0); the verifier is loaded once per round, after the policy is freed.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Config:
     tasks_per_dataset: Optional[int] = None     # sample on the first N training tasks of each dataset (null: data.limit_train)
     rejection_sft: bool = False                 # a rejection-sampling SFT round before the DPO iterations
     offline_fallback: bool = True               # no on-policy pairs -> offline successes vs this round's failures
-    verifier: Optional[str] = None              # a trained verifier dir (hook; the verifier issue implements it)
+    verifier: Optional[str] = None              # a verifier dir | auto (an earlier stage's): ranks rollouts
     dpo: Dict[str, Any] = field(default_factory=dict)   # overrides of copilot.stages.dpo.Config
     sft: Dict[str, Any] = field(default_factory=dict)   # overrides of copilot.stages.sft.Config
     extra_stores: list = field(default_factory=list)    # offline trajectory stores (relative: to the run dir)
@@ -79,17 +80,24 @@ def rollout_scores(trajectories: list, verifier: str | None) -> dict:
     """(task_id, policy, rollout_index) -> the score that ranks rollouts of one task.
 
     Without a verifier: the reward's score (correctness + format), computed by the episode with reward.score.
-    VERIFIER HOOK: with `verifier` set, this is where the verifier issue plugs in its outcome reward model
-    (e.g. `verifier.scoring.score_trajectories(verifier, trajectories)` returning P(YES) per rollout); the
-    pairs still require the chosen rollout to be correct and the rejected one incorrect.
+    With `verifier` (a saved verifier dir): its P(YES) (verifier.scoring, the paper's
+    exp(l_YES) / (exp(l_YES) + exp(l_NO))). Either way the pairs still require the chosen rollout to be correct
+    and the rejected one incorrect: the score only picks WHICH correct / incorrect rollouts are paired.
     """
     from copilot.sampling.trajectory_store import trajectory_key
 
-    if verifier is not None:
-        raise StageInputError(f"idpo.verifier = {verifier!r}: verifier-scored iterations are not available yet "
-                              f"(they come with the verifier issue); set verifier: null to rank rollouts by the "
+    if verifier is None:
+        return {trajectory_key(t): float(t.reward.get("score", 0.0)) for t in trajectories}
+    from verifier.scoring import Verifier
+
+    return Verifier.load(verifier).score_trajectories(trajectories)
+
+
+def check_verifier(verifier: str | None, stage: str) -> None:
+    if verifier is not None and not (Path(verifier).expanduser() / "config.json").is_file():
+        raise StageInputError(f"stage {stage!r}: verifier = {verifier!r} is not a saved model dir (no config.json); "
+                              f"train one with a verifier stage, or set verifier: null to rank rollouts by the "
                               f"correctness reward")
-    return {trajectory_key(t): float(t.reward.get("score", 0.0)) for t in trajectories}
 
 
 # ------------------------------------------------------------------------------------------ one round
@@ -184,7 +192,12 @@ def rejection_sft_round(cfg, knobs: Config, model_dir: str, round_dir: Path, tas
     from copilot.sampling.converters import sft_dataset
 
     rollouts = sample_round(cfg, knobs, model_dir, round_dir, tasks, round_dir.name)
-    dataset = sft_dataset(rollouts)
+    if knobs.verifier is not None:   # rejection sampling: the verifier's top-scored success of each task
+        from verifier.selection import rejection_sample
+
+        dataset = sft_dataset(rejection_sample(rollouts, rollout_scores(rollouts, knobs.verifier), per_task=1))
+    else:
+        dataset = sft_dataset(rollouts)
     summary: dict[str, Any] = {"round": round_dir.name, "model_in": model_dir, "rollouts": len(rollouts),
                                "correct": len(dataset)}
     if len(dataset) == 0:
@@ -212,6 +225,9 @@ def run(cfg, inputs: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     if knobs.temperature <= 0:
         raise StageInputError(f"stage {stage!r}: temperature = {knobs.temperature}; iterative DPO needs diverse "
                               f"rollouts, expected > 0")
+    if knobs.verifier == "auto":   # the verifier an earlier stage trained, if any
+        knobs.verifier = str(inputs["verifier"]) if inputs.get("verifier") is not None else None
+    check_verifier(knobs.verifier, stage)
     sub_config(dpo_stage.Config, knobs.dpo, "dpo", stage)     # fail fast on a misspelt override
     sub_config(sft_stage.Config, knobs.sft, "sft", stage)
     out_dir = Path(out_dir)

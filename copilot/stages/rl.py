@@ -286,6 +286,7 @@ def _verl_version() -> str:
 
 
 def run_verl(cfg, inputs: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    from copilot.rl.verl_merge import fold_lora_adapter
     from copilot.rl.verl_run import launch_verl, merge_after_training
 
     out_dir = Path(out_dir)
@@ -308,28 +309,6 @@ def run_verl(cfg, inputs: dict[str, Path], out_dir: Path) -> dict[str, Path]:
         shutil.rmtree(target)
     os.replace(staging, target)
     return {"model": target, "checkpoint_dir": verl_dir / "checkpoints"}
-
-
-def fold_lora_adapter(model_dir: Path) -> bool:
-    """verl's merger writes a LoRA run as the base weights plus model_dir/lora_adapter/ (a PEFT adapter): merge
-    the adapter into the weights (PEFT), so the hand-off is a plain full model like every stage's."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model_dir = Path(model_dir)
-    adapter = model_dir / "lora_adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        return False
-    folded = model_dir.with_name(model_dir.name + ".folded")
-    if folded.exists():
-        shutil.rmtree(folded)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, local_files_only=True)
-    PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(folded)
-    AutoTokenizer.from_pretrained(model_dir, local_files_only=True).save_pretrained(folded)
-    shutil.rmtree(model_dir)
-    os.replace(folded, model_dir)
-    return True
 
 
 # ------------------------------------------------------------------------------------------ trl

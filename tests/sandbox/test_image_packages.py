@@ -6,6 +6,9 @@ from pathlib import Path
 
 from sandbox.process_backend import DEFAULT_PRELOAD
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dockerfile_pins import dockerfile_pip_packages  # noqa: E402
+
 DOCKERFILE = Path(__file__).resolve().parents[2] / "sandbox" / "images" / "Dockerfile"
 # Import names whose PyPI distribution is named differently.
 DISTRIBUTION_OF = {"sklearn": "scikit-learn"}
@@ -16,25 +19,8 @@ def preloaded_distributions() -> list[str]:
     return [DISTRIBUTION_OF.get(m, m) for m in DEFAULT_PRELOAD if m not in sys.stdlib_module_names]
 
 
-def dockerfile_pip_packages(text: str) -> dict[str, str]:
-    """{distribution name (lower case): version} from the Dockerfile's `RUN pip install` instructions."""
-    joined = re.sub(r"\\\n", " ", text)  # line continuations
-    packages: dict[str, str] = {}
-    for line in joined.splitlines():
-        match = re.match(r"\s*RUN\s+pip\s+install\s+(.*)", line)
-        if not match:
-            continue
-        for token in match.group(1).split():
-            if token.startswith("-") or token in ("&&",):
-                continue
-            name, sep, version = token.partition("==")
-            assert sep, f"{DOCKERFILE}: pip package {token!r} has no pinned version (expected NAME==VERSION)"
-            packages[name.lower()] = version
-    return packages
-
-
 def test_dockerfile_pins_every_preloaded_package():
-    packages = dockerfile_pip_packages(DOCKERFILE.read_text())
+    packages = dockerfile_pip_packages(DOCKERFILE.read_text(), str(DOCKERFILE))
     preloaded = preloaded_distributions()
     assert {"numpy", "pandas", "scipy", "scikit-learn"} <= set(preloaded), preloaded
     missing = [name for name in preloaded if name not in packages]

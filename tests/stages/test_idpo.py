@@ -67,7 +67,24 @@ def test_bad_configs_fail_before_any_work(tiny_qwen2_dir, packs_dir, tmp_path):
         idpo.run(make_cfg(tiny_qwen2_dir, {**STAGE, "dpo": {"learning_rat": 1}}, train=train), {}, tmp_path)
     with pytest.raises(StageInputError, match="temperature"):
         idpo.run(make_cfg(tiny_qwen2_dir, {**STAGE, "temperature": 0.0}, train=train), {}, tmp_path)
-    with pytest.raises(StageInputError, match="verifier"):
-        idpo.rollout_scores([], "runs/x/verifier")
+    with pytest.raises(StageInputError, match="verifier = 'runs/x/verifier' is not a saved model dir"):
+        idpo.run(make_cfg(tiny_qwen2_dir, {**STAGE, "verifier": "runs/x/verifier"}, train=train), {}, tmp_path)
     with pytest.raises(StageInputError, match="data.train is empty"):
         idpo.run(make_cfg(tiny_qwen2_dir, STAGE), {}, tmp_path)
+
+
+def test_a_verifier_ranks_the_rollouts(tiny_qwen2_dir, mixed_store):
+    from copilot.sampling.trajectory_store import TrajectoryStore
+    from verifier.scoring import Verifier
+
+    rollouts = [t for t in TrajectoryStore(mixed_store, create=False) if t.dataset == "biostat"]
+    scores = idpo.rollout_scores(rollouts, str(tiny_qwen2_dir))     # the tiny model stands in as a verifier
+    assert scores == Verifier.load(tiny_qwen2_dir).score_trajectories(rollouts)
+    assert all(0.0 < s < 1.0 for s in scores.values())
+    # pairs still need a correct chosen and an incorrect rejected rollout, whatever the verifier says
+    from copilot.stages.dpo import correct_vs_incorrect_rows
+
+    rows = correct_vs_incorrect_rows(rollouts, scores)
+    assert rows
+    for row in rows:
+        assert row["chosen_score"] == scores[(row["task_id"], row["policy"].split(" > ")[0], row["chosen_rollout"])]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from stage_configs import make_cfg
 
+from copilot.rl.verl_merge import fold_lora_adapter
 from copilot.stages import rl
 from copilot.stages.model_loading import StageInputError
 
@@ -197,8 +198,8 @@ def test_verl_lora_settings_and_the_adapter_fold_into_the_hand_off(tiny_qwen2_di
                              LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
     trained.save_pretrained(merged_dir / "lora_adapter")
     trained.save_pretrained(tmp_path / "adapter")
-    assert rl.fold_lora_adapter(merged_dir) and not (merged_dir / "lora_adapter").exists()
-    assert not rl.fold_lora_adapter(merged_dir)                     # a plain model is left alone
+    assert fold_lora_adapter(merged_dir) and not (merged_dir / "lora_adapter").exists()
+    assert not fold_lora_adapter(merged_dir)                     # a plain model is left alone
     base = AutoModelForCausalLM.from_pretrained(tiny_qwen2_dir, dtype=torch.bfloat16)
     expected = PeftModel.from_pretrained(base, tmp_path / "adapter").merge_and_unload().state_dict()
     folded = state(merged_dir)

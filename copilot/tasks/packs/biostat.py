@@ -28,7 +28,6 @@ answers depend on the installed statsmodels/scipy versions (recorded in pack.jso
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 from typing import Any
