@@ -235,10 +235,20 @@ def _looks_local(name: str) -> bool:
     return name.startswith(("/", ".", "~")) or name.count("/") != 1 or Path(name).exists()
 
 
+def _stage_uses_model(stage: dict) -> bool:
+    """Whether the stage loads model.name_or_path (an evaluate stage of the expert or an endpoint does not, nor
+    a verifier stage with its own base_model)."""
+    if stage["kind"] == "evaluate":
+        return stage.get("policy", "hf") == "hf"
+    if stage["kind"] == "sample":
+        return stage.get("policy") == "model"
+    if stage["kind"] == "verifier":
+        return not stage.get("base_model")
+    return stage["kind"] in MODEL_STAGE_KINDS
+
+
 def _check_model_path(checked: dict) -> None:
-    kinds = {s["kind"] for s in checked["recipe"]["stages"]}
-    uses_model = bool(kinds & MODEL_STAGE_KINDS) or any(
-        s["kind"] == "sample" and s.get("policy") == "model" for s in checked["recipe"]["stages"])
+    uses_model = any(_stage_uses_model(s) for s in checked["recipe"]["stages"])
     name = checked["model"]["name_or_path"]
     if not uses_model or not _looks_local(name):
         return

@@ -17,9 +17,14 @@ def test_the_required_recipes_are_shipped():
     assert REQUIRED <= set(shipped_recipes())
 
 
+# Recipes whose model is another run's output (verifier_demo verifies the demo's agent): given a model here.
+TRAINED_AGENT = {"verifier_demo"}
+
+
 @pytest.mark.parametrize("name", shipped_recipes())
 def test_recipe_composes_and_validates(name, compose_config, file_layout):
-    cfg = compose_config(f"recipe={name}", f"data.offline_root={file_layout['offline']}")
+    agent = [f"model.name_or_path={file_layout['model']}"] if name in TRAINED_AGENT else []
+    cfg = compose_config(f"recipe={name}", f"data.offline_root={file_layout['offline']}", *agent)
     config = validate_run_config(cfg)
     assert config["recipe"]["name"] == name
     assert config["run"]["name"] == name
@@ -56,6 +61,25 @@ def test_demo_uses_the_local_smollm2_and_the_packs(compose_config, file_layout):
     assert kinds[:2] == ["packs", "evaluate"] and kinds[-1] == "evaluate"          # SR before ... after
     assert kinds.index("sft") < kinds.index("idpo") < kinds.index("rl")
     assert stages[kinds.index("rl")]["backend"] == "trl"                            # verl needs GPUs
+
+
+def test_verifier_demo_without_the_demo_agent_says_to_run_the_demo(compose_config, file_layout, tmp_path):
+    from copilot.config import ConfigError
+
+    cfg = compose_config("recipe=verifier_demo", f"data.offline_root={file_layout['offline']}",
+                         f"model.name_or_path={tmp_path / 'runs/demo/grpo/model'}")
+    with pytest.raises(ConfigError, match="does not exist; create it with `make demo`"):
+        validate_run_config(cfg)
+
+
+def test_evaluating_the_expert_or_an_endpoint_needs_no_local_model(compose_config, file_layout, tmp_path):
+    for policy in ("expert", "openai"):
+        cfg = compose_config("recipe=evaluate", f"data.offline_root={file_layout['offline']}",
+                             f"model.name_or_path={tmp_path / 'nothing'}", f"++recipe.stages.1.policy={policy}")
+        assert validate_run_config(cfg)["recipe"]["stages"][1]["policy"] == policy
+    with pytest.raises(Exception, match="does not exist"):
+        validate_run_config(compose_config("recipe=evaluate", f"data.offline_root={file_layout['offline']}",
+                                           f"model.name_or_path={tmp_path / 'nothing'}"))
 
 
 @pytest.mark.parametrize("name", shipped_recipes())
