@@ -26,7 +26,6 @@ Not protected against: two evaluations with the same run.name at once (the secon
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import sys
@@ -43,19 +42,13 @@ class EvaluateArgsError(ValueError):
 
 def model_of_run(run_dir: Path) -> tuple[str, Path]:
     """(model, that stage's dir): the model handed over by the last stage of a run that produced one."""
-    summary_path = Path(run_dir) / "summary.json"
-    if not summary_path.is_file():
-        raise EvaluateArgsError(f"run_dir={run_dir}: no summary.json there; expected a run dir written by "
-                                f"python -m copilot.train (runs/<name>)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    for stage in reversed(summary.get("stages", [])):
-        model = (stage.get("outputs") or {}).get("model")
-        if model:
-            path = Path(model)
-            path = path if path.is_absolute() or path.exists() else Path(run_dir).parent.parent / path
-            return str(path), Path(run_dir) / str(stage.get("stage"))
-    raise EvaluateArgsError(f"run_dir={run_dir}: no stage of that run handed over a model (summary.json lists "
-                            f"{[s.get('stage') for s in summary.get('stages', [])]})")
+    from copilot.run_outputs import RunDirError, run_summary, stage_model
+
+    try:
+        stage, model = stage_model(run_dir, run_summary(run_dir))
+    except RunDirError as err:
+        raise EvaluateArgsError(f"run_dir={run_dir}: {err}") from err
+    return str(model), Path(run_dir) / stage
 
 
 def settings_of_run(stage_dir: Path, overrides: list[str]) -> list[str]:

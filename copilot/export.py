@@ -28,51 +28,17 @@ model of a stage that is still training (the hand-off is renamed into place only
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from copilot.export_card import model_card
+from copilot.run_outputs import RunDirError, run_summary, stage_model
 
 
 class ExportError(ValueError):
     """The run dir, stage or checkpoint to export is unusable (the message names it)."""
-
-
-def run_summary(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "summary.json"
-    if not path.is_file():
-        raise ExportError(f"{run_dir}: no summary.json; expected a run dir written by python -m copilot.train")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _resolve(path: str, run_dir: Path) -> Path:
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    # recorded relative to where the run was launched ("runs/<name>/<stage>/model"): re-root it at run_dir
-    return Path(run_dir, *candidate.parts[2:]) if len(candidate.parts) > 2 else candidate
-
-
-def model_of_stage(run_dir: Path, summary: dict[str, Any], stage: str | None) -> tuple[str, Path]:
-    """(stage name, model dir) of `stage`, or of the last stage that handed a model over."""
-    stages = summary.get("stages", [])
-    names = [s.get("stage") for s in stages]
-    if stage is not None and stage not in names:
-        raise ExportError(f"--stage {stage!r}: the run {run_dir} has stages {names}")
-    for entry in reversed(stages):
-        if stage is not None and entry.get("stage") != stage:
-            continue
-        model = (entry.get("outputs") or {}).get("model")
-        if model:
-            return str(entry["stage"]), _resolve(model, run_dir)
-        if stage is not None:
-            raise ExportError(f"--stage {stage!r} handed over no model (its outputs: "
-                              f"{sorted((entry.get('outputs') or {}))}); pick a training stage or --checkpoint")
-    raise ExportError(f"{run_dir}: no stage handed over a model (stages {names}); use --checkpoint")
 
 
 def is_verl_checkpoint(path: Path) -> bool:
@@ -116,7 +82,7 @@ def export(run_dir: Path, out: Path, *, stage: str | None = None, checkpoint: Pa
         if not source.exists():
             raise ExportError(f"--checkpoint {source} does not exist")
     else:
-        stage_name, source = model_of_stage(run_dir, summary, stage)
+        stage_name, source = stage_model(run_dir, summary, stage)
         if not source.is_dir():
             raise ExportError(f"stage {stage_name!r} model {source} does not exist (was the run moved or cleaned?)")
     staging = out.with_name(out.name + ".partial")
@@ -159,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         out = export(args.run_dir, args.out, stage=args.stage, checkpoint=args.checkpoint, repo_id=args.repo_id)
-    except (ExportError, FileNotFoundError) as err:
+    except (ExportError, RunDirError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"exported: {out}")
