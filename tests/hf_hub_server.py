@@ -23,24 +23,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
-import threading
 import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from threaded_uvicorn import ThreadedUvicorn
 
 
 class HubServer:
     def __init__(self, host: str = "127.0.0.1"):
-        self.host, self.port = host, _free_port(host)
+        self.host = host
         self.repos: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
         self.validated: list[dict[str, Any]] = []      # model-card metadata the client sent for validation
         self.app = self._build()
-        self._server = None
-        self._thread = None
+        self._runner = ThreadedUvicorn(self.app, host, 0, name="Hub stand-in")
+        self.port = self._runner.port
 
     @property
     def endpoint(self) -> str:
@@ -120,24 +119,8 @@ class HubServer:
         return f"{self.endpoint}/{repo_id}"
 
     def __enter__(self) -> "HubServer":
-        import uvicorn
-
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("hub stand-in did not start within 10 s")
-            time.sleep(0.02)
+        self._runner.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+        self._runner.stop()

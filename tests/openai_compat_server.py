@@ -33,16 +33,15 @@ import asyncio
 import collections
 import json
 import re
-import socket
 import threading
 import time
 import uuid
 from typing import Any, Callable
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from threaded_uvicorn import ThreadedUvicorn
 
 _TOOL_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.DOTALL)
 
@@ -110,8 +109,7 @@ class OpenAICompatServer:
         self.responses: list[dict[str, Any]] = []
         self._failures: collections.deque = collections.deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: ThreadedUvicorn | None = None
         self.app = self._build_app()
 
     # ---- knobs ----
@@ -205,27 +203,14 @@ class OpenAICompatServer:
     # ---- lifecycle ----
 
     def start(self) -> "OpenAICompatServer":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name=f"openai-compat-{self.port}")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the OpenAI-compatible test server did not start on {self.host}:{self.port}")
-            time.sleep(0.01)
+        self._runner = ThreadedUvicorn(self.app, self.host, self.port, name="OpenAI-compatible").start()
+        self.port = self._runner.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
 
     def __enter__(self) -> "OpenAICompatServer":
         return self.start()
