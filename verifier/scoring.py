@@ -74,15 +74,17 @@ class Verifier:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from copilot.policies.hf_local_policy import torch_dtype_for
+
         path = Path(path).expanduser()
         if not (path / "config.json").is_file():
             raise VerifierError(f"verifier {path}: no config.json there; expected a saved transformers model "
                                 f"(a verifier stage's out_dir/model)")
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(
-            dtype or ("bfloat16" if device != "cpu" else "float32"))
-        if torch_dtype is None:
-            raise VerifierError(f"dtype {dtype!r}: expected float32, bfloat16 or float16")
+        try:
+            torch_dtype = torch_dtype_for(dtype, "cpu" if device == "cpu" else "cuda")
+        except ValueError as err:
+            raise VerifierError(f"verifier {path}: {err}") from err
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if device == "auto":
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype,

@@ -60,7 +60,7 @@ class HFLocalPolicy(Policy):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = _dtype(dtype, device)
+        torch_dtype = torch_dtype_for(dtype, device)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype).to(device)
         self._setup(model, tokenizer, name or f"hf:{path.name}", max_new_tokens, top_p, top_k, repetition_penalty,
@@ -177,7 +177,9 @@ class HFLocalPolicy(Policy):
         self.tokenizer = None
 
 
-def _dtype(name: str | None, device: str):
+def torch_dtype_for(name: str | None, device: str):
+    """The torch dtype for a name (float32 / fp32, bfloat16 / bf16, float16 / fp16); None: fp32 on CPU (bf16 is
+    several times slower there), bf16 on a GPU. Also used by verifier.scoring."""
     import torch
 
     if name is None:
@@ -185,7 +187,7 @@ def _dtype(name: str | None, device: str):
     table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
              "float16": torch.float16, "fp16": torch.float16}
     if name not in table:
-        raise ValueError(f"HFLocalPolicy: dtype {name!r} is unknown; expected one of {sorted(table)}")
+        raise ValueError(f"dtype {name!r} is unknown; expected one of {sorted(table)}")
     return table[name]
 
 
