@@ -1,5 +1,5 @@
-"""Fixtures for the verifier tests: the tiny Qwen2 (random weights, real tokenizer + chat template) and
-hand-built scored trajectories."""
+"""Fixtures for the verifier tests: the tiny Qwen2 (random weights, real tokenizer + chat template); hand-built
+scored trajectories come from scored_trajectories.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-if str(MODELS) not in sys.path:
-    sys.path.insert(0, str(MODELS))
+HERE = Path(__file__).resolve().parent
+for extra in (MODELS, HERE):   # HERE: scored_trajectories (a module name no other test dir's conftest shadows)
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
 
 from tiny_qwen2 import build_tiny_qwen2  # noqa: E402
 
@@ -18,17 +20,3 @@ from tiny_qwen2 import build_tiny_qwen2  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_verifier_dir(tmp_path_factory) -> Path:
     return build_tiny_qwen2(tmp_path_factory.mktemp("tiny_verifier"))
-
-
-def trajectory(task_id: str, rollout: int, correct: bool, answer: str = "42", code: str = "answer = 42",
-               policy: str = "hf:test"):
-    from copilot.agent.trajectory import Trajectory
-
-    return Trajectory(
-        task_id=task_id, dataset=task_id.split("/")[0], policy=policy, rollout_index=rollout,
-        messages=[{"role": "system", "content": "You solve tasks by writing Python."},
-                  {"role": "user", "content": f"Task {task_id}: compute the value."},
-                  {"role": "assistant", "content": '{"action": "code_execution", "params": {"code": "%s"}}' % code},
-                  {"role": "user", "content": f"Code execution finished successfully.\nanswer = {answer}"}],
-        has_final_answer=True, final_answer=answer, termination="answered",
-        reward={"correct": correct, "format_ok": True, "score": 1.0 if correct else 0.1})

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import trajectory
+from scored_trajectories import trajectory
 
 from copilot.sampling.trajectory_store import TrajectoryStore
 from verifier.score import load_scores, scores_path

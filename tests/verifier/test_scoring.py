@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import trajectory
+from scored_trajectories import trajectory
 
 from verifier.prompt import fit_to_tokens, verifier_messages
 from verifier.scoring import Verifier, VerifierError, label_token_ids

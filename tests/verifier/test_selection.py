@@ -4,7 +4,7 @@ top-scored successes, pairs are (highest-scored correct, lowest-scored incorrect
 from __future__ import annotations
 
 import pytest
-from conftest import trajectory
+from scored_trajectories import trajectory
 
 from verifier.selection import best_of_k, rejection_sample, scored_pairs
 
