@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/sandbox.py [--seconds 5] [--workers 2] [--no-server] [--preload numpy,pandas,...]
 
-Rows (each runs `--seconds` at concurrency 1 and 2):
+Rows (each runs `--seconds` at concurrency 1 and 2; the reference, pool and server rows of one snippet and
+concurrency in `--rounds` slices taken in turn, so that the machine's drift hits them alike):
 - subprocess: what a reference sandbox without a pool does (SandboxFusion's default): start the interpreter
   for each execution (`sys.executable` itself, no pyenv shim; it runs `code_runner.py` like the docker
   backend), no isolation at all, so this baseline is if anything generous;
@@ -10,11 +11,17 @@ Rows (each runs `--seconds` at concurrency 1 and 2):
   reused across its calls like an agent episode;
 - server: `python -m sandbox.serve` started as its own process on 127.0.0.1, SandboxFusion's POST /run_code
   (a fresh session per request, as verl uses it), one httpx client per thread.
+- reference: the prototype the targets were set from (../shared/notes/machine-facts.md, 2026-11-22): per
+  client thread one warm worker inside one bubblewrap that pre-imports pandas only and forks a child per
+  execution, with none of the pool's per-execution isolation (no mount view, uid switch, limits, seccomp, PID
+  namespace) and the result sent back as JSON. It was recorded at 251/s (pandas) and 679/s (tiny) at
+  concurrency 2 on the machine the targets came from; run here in the same benchmark it says how fast this
+  machine forks, so `*_pool_vs_reference` compares the pool with it independently of the machine.
 
 Snippets: "tiny" (`answer = 1 + 1`) and "pandas" (imports pandas and sums a 1,000-row DataFrame). Prints a
 table, then LAST one JSON line (pandas_pool_exec_per_s, pandas_subprocess_exec_per_s, pandas_pool_p99_ms,
-tiny_pool_exec_per_s, server_pandas_exec_per_s, ratios, and "targets": each of issue 2's targets with the
-measured value and pass / fail); the headline figures are at concurrency 2.
+tiny_pool_exec_per_s, server_pandas_exec_per_s, reference_*_exec_per_s, ratios, and "targets": each of issue
+2's targets with the measured value and pass / fail); the headline figures are at concurrency 2.
 Numbers on a shared 2-core machine are noisy: run it alone for figures you quote.
 """
 
@@ -25,6 +32,7 @@ import json
 import os
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,6 +60,9 @@ TARGETS = {
     "tiny_pool_exec_per_s": (">=", 500.0),
     "server_vs_pool_pandas": (">=", 0.7),
 }
+# machine-facts.md (2026-11-22): the reference prototype at concurrency 2, on the machine the targets came from.
+REFERENCE_RECORDED = {"pandas_exec_per_s": 251.0, "tiny_exec_per_s": 679.0, "date": "2026-11-22",
+                      "source": "shared/notes/machine-facts.md"}
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -61,12 +72,14 @@ def run_for(seconds: float, concurrency: int, make_client):
     failures: list[str] = []
     lock = threading.Lock()
     start_barrier = threading.Barrier(concurrency)
+    window: list[float] = []  # when the measured calls started (after every client was made) and ended
 
     def loop() -> None:
-        call, close = make_client()
+        call, close = make_client()  # not timed: a client's set-up (e.g. a worker's imports) is no execution
         try:
             start_barrier.wait()
-            deadline = time.perf_counter() + seconds
+            started = time.perf_counter()
+            deadline = started + seconds
             mine: list[float] = []
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
@@ -77,15 +90,29 @@ def run_for(seconds: float, concurrency: int, make_client):
                         failures.append(error)
             with lock:
                 latencies.extend(mine)
+                window.extend((started, time.perf_counter()))
         finally:
             close()
 
-    t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         for future in [pool.submit(loop) for _ in range(concurrency)]:
             future.result()
-    elapsed = time.perf_counter() - t0
+    elapsed = max(window) - min(window)
     return latencies, failures, elapsed
+
+
+def run_interleaved(makers: dict, seconds: float, rounds: int, concurrency: int) -> dict:
+    """`run_for` for each of `makers` (name -> make_client), in `rounds` slices taken in turn; returns name ->
+    (latencies, failures, elapsed) over all its slices. Why: this VM's speed drifts by +-15% within a minute,
+    so measuring one variant after the other compares two machines; slices taken in turn compare like with
+    like."""
+    got = {name: ([], [], 0.0) for name in makers}
+    for _round in range(rounds):
+        for name, make_client in makers.items():
+            latencies, failures, elapsed = run_for(seconds / rounds, concurrency, make_client)
+            old = got[name]
+            got[name] = (old[0] + latencies, old[1] + failures, old[2] + elapsed)
+    return got
 
 
 def summarise(name: str, snippet: str, concurrency: int, latencies, failures, seconds: float) -> dict:
@@ -103,6 +130,87 @@ def summarise(name: str, snippet: str, concurrency: int, latencies, failures, se
 
 
 # ---------------------------------------------------------------------------------------- clients
+# The reference prototype's worker (see the module docstring): length-prefixed code in, length-prefixed JSON out.
+REFERENCE_WORKER = r"""
+import io, json, os, struct, sys
+import pandas
+HEADER = struct.Struct(">I")
+
+def read_exact(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            sys.exit(0)
+        data += chunk
+    return data
+
+os.write(1, HEADER.pack(2) + b"{}")
+while True:
+    code = read_exact(HEADER.unpack(read_exact(4))[0]).decode()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        sys.stdout = io.StringIO()
+        scope = {"__name__": "__main__"}
+        try:
+            exec(compile(code, "<snippet>", "exec"), scope)
+            reply = {"answer": scope.get("answer"), "stdout": sys.stdout.getvalue()}
+        except BaseException as exc:
+            reply = {"error": repr(exc)}
+        os.write(w, json.dumps(reply).encode())
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    data = b"".join(chunks)
+    os.write(1, HEADER.pack(len(data)) + data)
+"""
+FRAME = struct.Struct(">I")
+
+
+def reference_client(snippet: str):
+    """One reference worker (bwrap, pandas pre-imported, a plain fork per execution) for this client thread."""
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all",
+            "--die-with-parent", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--", sys.executable, "-c",
+            REFERENCE_WORKER]
+    for key, value in THREAD_ENV.items():
+        argv[argv.index("--"):argv.index("--")] = ["--setenv", key, value]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    to_worker, from_worker = proc.stdin.fileno(), proc.stdout.fileno()
+
+    def read_exact(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = os.read(from_worker, n - len(data))
+            if not chunk:
+                raise RuntimeError(f"the reference worker ended (exit code {proc.wait()})")
+            data += chunk
+        return data
+
+    read_exact(FRAME.unpack(read_exact(FRAME.size))[0])  # its ready frame, once pandas is imported
+    code = SNIPPETS[snippet].encode()
+
+    def call() -> str | None:
+        os.write(to_worker, FRAME.pack(len(code)) + code)
+        reply = json.loads(read_exact(FRAME.unpack(read_exact(FRAME.size))[0]))
+        return None if reply.get("answer") == EXPECTED[snippet] else f"reference worker: {reply}"
+
+    def close() -> None:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+    return call, close
+
+
 def subprocess_client(snippet: str):
     workdir = Path(tempfile.mkdtemp(prefix="bench-subprocess-"))
     answer_path = workdir / "answer.json"
@@ -184,24 +292,29 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--preload", default=None, help="comma-separated modules (default: the backend's)")
     parser.add_argument("--no-server", action="store_true", help="skip the HTTP server rows")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="slices per reference / pool / server row, taken in turn (default 5)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the reference prototype's rows (the machine calibration)")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds: expected an integer >= 1")
     sub_seconds = args.subprocess_seconds or args.seconds
     rows: list[dict] = []
 
-    def row(mode: str, snippet: str, conc: int, seconds: float, make_client) -> dict:
-        latencies, failures, elapsed = run_for(seconds, conc, make_client)
-        summary = summarise(mode, snippet, conc, latencies, failures, elapsed)
+    def show(summary: dict) -> None:
         rows.append(summary)
-        print(f"{mode:<11}{snippet:<8}{conc:>4}{summary['n']:>7}{summary['exec_per_s']:>10}"
-              f"{summary['p50_ms'] or '-':>10}{summary['p99_ms'] or '-':>10}{summary['failures']:>6}", flush=True)
-        return summary
+        print(f"{summary['mode']:<11}{summary['snippet']:<8}{summary['concurrency']:>4}{summary['n']:>7}"
+              f"{summary['exec_per_s']:>10}{summary['p50_ms'] or '-':>10}{summary['p99_ms'] or '-':>10}"
+              f"{summary['failures']:>6}", flush=True)
 
     load = os.getloadavg()
     print(f"# sandbox benchmark, {os.cpu_count()} cores, load average {load[0]:.2f} (other work skews numbers)")
     print(f"{'mode':<11}{'snippet':<8}{'conc':>4}{'n':>7}{'exec/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'fail':>6}")
     for snippet in SNIPPETS:
         for conc in (1, 2):
-            row("subprocess", snippet, conc, sub_seconds, lambda s=snippet: subprocess_client(s))
+            latencies, failures, elapsed = run_for(sub_seconds, conc, lambda s=snippet: subprocess_client(s))
+            show(summarise("subprocess", snippet, conc, latencies, failures, elapsed))
 
     options = {"workers": args.workers}
     if args.preload:
@@ -209,23 +322,28 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     backend = open_backend("process", **options)
     pool_start_s = time.perf_counter() - t0
+    proc = None
     try:
+        clients = {"pool": lambda s: pool_client(backend, s)}
+        if not args.no_reference:
+            clients["reference"] = reference_client
+        if not args.no_server:
+            proc, url = start_server(args.workers, args.preload)
+            clients["server"] = lambda s: server_client(url, s)
         for snippet in SNIPPETS:
-            pool_client(backend, snippet)[0]()  # warm-up: first touches after start
+            for make in clients.values():  # warm-up: first touches after start
+                call, close = make(snippet)
+                call()
+                close()
             for conc in (1, 2):
-                row("pool", snippet, conc, args.seconds, lambda s=snippet: pool_client(backend, s))
+                makers = {mode: (lambda s=snippet, m=make: m(s)) for mode, make in clients.items()}
+                measured_slices = run_interleaved(makers, args.seconds, args.rounds, conc)
+                for mode in ("reference", "pool", "server"):
+                    if mode in measured_slices:
+                        show(summarise(mode, snippet, conc, *measured_slices[mode]))
     finally:
         backend.close()
-
-    server_rows_wired = not args.no_server
-    if server_rows_wired:
-        proc, url = start_server(args.workers, args.preload)
-        try:
-            for snippet in SNIPPETS:
-                server_client(url, snippet)[0]()
-                for conc in (1, 2):
-                    row("server", snippet, conc, args.seconds, lambda s=snippet: server_client(url, s))
-        finally:
+        if proc is not None:
             proc.terminate()
             try:
                 proc.wait(timeout=30)
@@ -269,6 +387,14 @@ def main(argv: list[str] | None = None) -> dict:
         "pandas_pool_vs_subprocess": ratio(rate("pool", "pandas"), rate("subprocess", "pandas")),
         "tiny_pool_vs_subprocess": ratio(rate("pool", "tiny"), rate("subprocess", "tiny")),
         "server_vs_pool_pandas": ratio(rate("server", "pandas"), rate("pool", "pandas")),
+        "reference_pandas_exec_per_s": rate("reference", "pandas"),
+        "reference_tiny_exec_per_s": rate("reference", "tiny"),
+        "pandas_pool_vs_reference": ratio(rate("pool", "pandas"), rate("reference", "pandas")),
+        "tiny_pool_vs_reference": ratio(rate("pool", "tiny"), rate("reference", "tiny")),
+        # The reference's recorded figures on the machine the targets came from, and this machine against them.
+        "reference_recorded": REFERENCE_RECORDED,
+        "machine_vs_recorded_pandas": ratio(rate("reference", "pandas"), REFERENCE_RECORDED["pandas_exec_per_s"]),
+        "machine_vs_recorded_tiny": ratio(rate("reference", "tiny"), REFERENCE_RECORDED["tiny_exec_per_s"]),
         "pool_start_s": round(pool_start_s, 2),
         "workers": args.workers, "seconds_per_row": args.seconds, "cpu_count": os.cpu_count(),
         "load_average_1m_at_start": round(load[0], 2),
@@ -279,6 +405,11 @@ def main(argv: list[str] | None = None) -> dict:
     print("# targets (issue 2; headline figures at concurrency 2):")
     for key, t in targets.items():
         print(f"#   {key:<28}{t['target']:>10}   measured {t['value']!s:>8}   {'PASS' if t['pass'] else 'FAIL'}")
+    if summary["reference_pandas_exec_per_s"]:
+        print(f"# reference prototype here: pandas {summary['reference_pandas_exec_per_s']}/s, tiny "
+              f"{summary['reference_tiny_exec_per_s']}/s (recorded where the targets were set: "
+              f"{REFERENCE_RECORDED['pandas_exec_per_s']}/s, {REFERENCE_RECORDED['tiny_exec_per_s']}/s); "
+              f"pool / reference: pandas {summary['pandas_pool_vs_reference']}, tiny {summary['tiny_pool_vs_reference']}")
     print(json.dumps(summary))
     return summary
 

@@ -7,8 +7,19 @@
 
 Options (constructor keywords):
 - workers=2: warm workers, i.e. executions that run at once; more requests wait for an idle worker.
-- preload=("numpy", "pandas", "scipy", "sklearn", "sqlite3"): modules every worker imports once, so that a
-  snippet's `import pandas` costs nothing; a module that fails to import stops the backend with its error.
+- preload=DEFAULT_PRELOAD (numpy, pandas, scipy, sklearn and its common estimator modules, sqlite3): modules
+  every worker imports once, so that a snippet's `import pandas` costs nothing; a module that fails to import
+  stops the backend with its error. Add what your tasks use (e.g. "statsmodels.api": ~0.8 s per execution
+  that imports it otherwise) at the price of a larger full tier (each fork of it costs more).
+- light_preload=("numpy", "pandas", "sqlite3"), stdlib_preload=preload_tiers.DEFAULT_STDLIB_PRELOAD: worker
+  tiers. Besides the workers of `preload` ("full"), `workers` "light" workers pre-import only light_preload
+  and `workers` "stdlib" workers only those standard-library modules; each Python execution runs in the
+  smallest tier that pre-imported every module its code imports, shell commands in the smallest: a fork of
+  a smaller worker is cheaper (`benchmarks/sandbox_tiers.py`, concurrency 2 on the development VM: the pandas
+  snippet 1.3x, `answer = 1 + 1` 2.3x, a shell command 2.1x the executions per second of one full tier).
+  result.detail["worker_tier"] says which ran it. None turns a tier off; a
+  tier that would not be lighter than the next is not started. At most `workers` executions run at once
+  across all tiers.
 - isolation="bwrap" | "none": "none" runs children directly on the host with only resource limits and a
   timeout; it logs a warning on every execution and sets result.detail["isolation"] = "none".
 - data_roots=(): host directories workers can mount from. A session mount outside them adds a new root (the
@@ -39,6 +50,7 @@ names the file otherwise). What is isolated and what is not: see `bwrap_command`
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -52,7 +64,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sandbox import bwrap_command
+from sandbox import bwrap_command, preload_tiers
 from sandbox.backend import Backend, SandboxUnavailableError
 from sandbox.execution import ExecRequest, ExecResult, ExecStatus
 from sandbox.session import Session
@@ -60,7 +72,12 @@ from sandbox.worker_pool import WorkerPool, WorkerStartError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn", "sqlite3")
+# scikit-learn's package imports none of its estimators: without its submodules a snippet's
+# `from sklearn.linear_model import ...` cost 60-360 ms each in the child (measured here), ~5x the execution.
+SKLEARN_SUBMODULES = tuple(f"sklearn.{name}" for name in (
+    "linear_model", "model_selection", "metrics", "preprocessing", "ensemble", "tree", "cluster", "decomposition",
+    "impute", "pipeline"))
+DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn", "sqlite3") + SKLEARN_SUBMODULES
 # Run once in each worker after the preload: the first DataFrame, CSV read or query pulls in lazy imports and
 # fills caches; done here, no child pays for it again (measured: the pandas snippet's own time roughly halves).
 DEFAULT_WARMUP = """
@@ -117,13 +134,17 @@ class ProcessBackend(Backend):
                  data_roots: Sequence[str | Path] = (), sessions_dir: str | Path | None = None,
                  nproc: int = 64, nofile: int = 256, fsize_mb: int = 256, tmp_mb: int = 256,
                  uid_base: int = 3_000_000, huge_pages: bool = True,
-                 warmup: str | None = DEFAULT_WARMUP, prefork: bool = True):
+                 warmup: str | None = DEFAULT_WARMUP, prefork: bool = True,
+                 light_preload: Sequence[str] | None = preload_tiers.DEFAULT_LIGHT_PRELOAD,
+                 stdlib_preload: Sequence[str] | None = preload_tiers.DEFAULT_STDLIB_PRELOAD):
         if isolation not in ("bwrap", "none"):
             raise ValueError(f"isolation: {isolation!r} is unknown; expected 'bwrap' or 'none'")
         self.isolation = isolation
         self.isolated = isolation == "bwrap"
         self.limits = {"nproc": int(nproc), "nofile": int(nofile), "fsize_mb": int(fsize_mb), "tmp_mb": int(tmp_mb)}
         self.preload = [str(m) for m in preload]
+        self.tiers = preload_tiers.plan_tiers(self.preload, light_preload, stdlib_preload)
+        self._slots = threading.BoundedSemaphore(workers) if isinstance(workers, int) and workers >= 1 else None
         self.uid_base = int(uid_base)
         self.huge_pages = bool(huge_pages)
         self.prefork = bool(prefork)
@@ -156,7 +177,7 @@ class ProcessBackend(Backend):
         if not self.isolated:  # bwrap clears the environment itself; without it, do it here
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **bwrap_command.THREAD_ENV, **self._worker_env()}
         try:
-            self.pool = WorkerPool(workers, self._worker_argv, env, self._log_dir)
+            self.pools = self._start_pools(workers, env)
         except WorkerStartError as exc:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             if self.isolated:
@@ -167,7 +188,7 @@ class ProcessBackend(Backend):
                 ) from exc
             raise RuntimeError(f"sandbox worker failed to start: {exc}") from exc
         # A backend that is never closed still stops its workers and removes its files at interpreter exit.
-        self._finalizer = weakref.finalize(self, _release_resources, self.pool, self._state_dir)
+        self._finalizer = weakref.finalize(self, _release_resources, self._pools(), self._state_dir)
         bad_imports = self.pool_info().get("import_errors") or {}
         if bad_imports:
             self.close()
@@ -199,13 +220,40 @@ class ProcessBackend(Backend):
                 f"If bwrap is missing parts, {INSTALL_HINT}. Or pass isolation='none' (NOT isolated)."
             )
 
-    def _worker_argv(self) -> list[str]:
+    def _start_pools(self, workers: int, env: dict[str, str] | None) -> dict[str, WorkerPool]:
+        """One pool per tier, smallest first; every worker is spawned before any is waited for, so that their
+        imports overlap."""
+        pools: dict[str, WorkerPool] = {}
+        try:
+            for tier, preload, _covered in self.tiers:
+                log_dir = self._log_dir / tier
+                log_dir.mkdir()
+                pools[tier] = WorkerPool(workers, functools.partial(self._worker_argv, preload), env, log_dir,
+                                         wait=False)
+            for pool in pools.values():
+                pool.wait_started()
+        except BaseException:
+            for pool in pools.values():
+                pool.close()
+            raise
+        return pools
+
+    @property
+    def pool(self) -> WorkerPool:
+        """The full tier's pool (the preload's own workers)."""
+        return self.pools[preload_tiers.FULL]
+
+    def _pools(self) -> list[WorkerPool]:
+        return list(self.pools.values())
+
+    def _worker_argv(self, preload: list[str] | None = None) -> list[str]:
         with self._roots_lock:
             roots = list(self.data_roots)
         shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
         return bwrap_command.worker_argv(isolated=self.isolated, runtime_dir=self._runtime_dir,
                                          sessions_root=self.sessions_root, data_roots=roots,
-                                         preload=self.preload, shell=shell, huge_pages=self.huge_pages,
+                                         preload=self.preload if preload is None else preload, shell=shell,
+                                         huge_pages=self.huge_pages,
                                          warmup=self.warmup, prefork=self.prefork,
                                          worker_env=self._worker_env())
 
@@ -213,12 +261,18 @@ class ProcessBackend(Backend):
         return bwrap_command.worker_malloc_env(self.huge_pages)
 
     def pool_info(self) -> dict:
-        """The ready message of one worker (pid, import errors, baseline address space)."""
-        workers = list(self.pool._all)
-        return workers[0].info if workers else {}
+        """The ready message of one worker of each tier (pid, import errors, baseline address space)."""
+        info: dict = {}
+        for pool in reversed(self._pools()):  # the full pool's message wins, the light one's errors are merged
+            workers = list(pool._all)
+            if workers:
+                errors = {**info.get("import_errors", {}), **(workers[0].info.get("import_errors") or {})}
+                info = {**workers[0].info, "import_errors": errors}
+        return info
 
     def worker_pids(self) -> list[int]:
-        return self.pool.worker_pids()
+        """Host PIDs of every worker, tier by tier (smallest first, "full" last)."""
+        return [pid for pool in self._pools() for pid in pool.worker_pids()]
 
     # ------------------------------------------------------------------ sessions
     def _root_index(self, path: Path) -> tuple[int, str]:
@@ -237,7 +291,8 @@ class ProcessBackend(Backend):
             self.data_roots.append(new_root)
             index = len(self.data_roots) - 1
         log.info("sandbox: new data root %s (workers are recycled when next used)", new_root)
-        self.pool.new_generation()
+        for pool in self._pools():
+            pool.new_generation()
         return index, str(path.relative_to(new_root))
 
     def open_session(self, mounts: Mapping[str, Path] | None = None) -> Session:
@@ -283,14 +338,22 @@ class ProcessBackend(Backend):
                         session.session_id)
         session_dir = (f"{bwrap_command.SESSIONS_MOUNT}/{session.session_id}" if self.isolated
                        else str(session.host_dir))
-        reply = self.pool.execute({
+        tier = preload_tiers.tier_for(request.language, request.code, self.tiers)
+        pool = self.pools[tier]
+        request_frame = {
             "op": "exec", "language": request.language, "code": request.code, "stdin": request.stdin,
             "timeout_s": float(request.timeout_s), "memory_mb": request.memory_mb,
             "max_output_bytes": request.max_output_bytes, "session_dir": session_dir,
             "mounts": session._mount_plan, "uid": session.uid, "limits": self.limits,
-        })
+        }
+        if self._slots is None:
+            reply = pool.execute(request_frame)
+        else:
+            with self._slots:  # at most `workers` executions at once, whichever tier runs them
+                reply = pool.execute(request_frame)
         reply["status"] = ExecStatus(reply["status"])
         reply["detail"]["isolation"] = self.isolation
+        reply["detail"]["worker_tier"] = tier
         return ExecResult(**reply)
 
     def close(self) -> None:
@@ -337,6 +400,7 @@ def remove_stale_state_dirs() -> list[Path]:
     return removed
 
 
-def _release_resources(pool: WorkerPool, state_dir: Path) -> None:
-    pool.close()
+def _release_resources(pools: list[WorkerPool], state_dir: Path) -> None:
+    for pool in pools:
+        pool.close()
     shutil.rmtree(state_dir, ignore_errors=True)

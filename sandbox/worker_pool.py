@@ -23,6 +23,7 @@ import signal
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sandbox.isolated_worker import read_frame, write_frame
@@ -30,6 +31,21 @@ from sandbox.isolated_worker import read_frame, write_frame
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
+# Every worker process is started from one long-lived thread (`_spawner()`). Why: bubblewrap's --die-with-parent (the
+# kernel's parent-death signal) fires when the *thread* that started it ends, so a worker started (or
+# replaced, e.g. after new data roots) from a short-lived caller thread was SIGKILLed as soon as that thread
+# finished, and replaced again on its next use. This thread lives until the interpreter exits.
+# One per process: a forked copy of this process has the executor but not its thread, so it makes its own.
+_SPAWNERS: dict[int, ThreadPoolExecutor] = {}
+_SPAWNERS_LOCK = threading.Lock()
+
+
+def _spawner() -> ThreadPoolExecutor:
+    with _SPAWNERS_LOCK:
+        pid = os.getpid()
+        if pid not in _SPAWNERS:
+            _SPAWNERS[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+        return _SPAWNERS[pid]
 
 
 class WorkerDied(RuntimeError):
@@ -109,7 +125,9 @@ class WorkerProcess:
 class WorkerPool:
     """`workers` warm workers; `execute` is thread-safe."""
 
-    def __init__(self, size: int, make_argv, env: dict[str, str] | None, log_dir: Path):
+    def __init__(self, size: int, make_argv, env: dict[str, str] | None, log_dir: Path, wait: bool = True):
+        """Starts `size` workers; with wait=False the caller calls `wait_started()` (to overlap several pools'
+        start-ups). Any thread may build a pool: the processes are started by the spawner thread (`_spawner`)."""
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"workers: expected an integer >= 1, got {size!r}")
         self.size = size
@@ -122,7 +140,13 @@ class WorkerPool:
         self._all: list[WorkerProcess] = []
         self._closed = False
         self.replaced = 0
-        started = [self._spawn() for _ in range(size)]  # start all first so that their imports overlap
+        self._starting = [self._spawn() for _ in range(size)]  # start all first so that their imports overlap
+        if wait:
+            self.wait_started()
+
+    def wait_started(self) -> None:
+        """Wait for the workers started by the constructor; stops them all if one fails (WorkerStartError)."""
+        started, self._starting = self._starting, []
         try:
             for worker in started:
                 worker.wait_ready()
@@ -136,8 +160,9 @@ class WorkerPool:
     def _spawn(self) -> WorkerProcess:
         with self._lock:
             index = len(self._all) + self.replaced
-            worker = WorkerProcess(self._make_argv(), self._env, self._generation,
-                                   self._log_dir / f"worker-{index}.log")
+            # Started by the spawner thread, not the caller's: see _spawner.
+            worker = _spawner().submit(WorkerProcess, self._make_argv(), self._env, self._generation,
+                                     self._log_dir / f"worker-{index}.log").result()
             self._all.append(worker)
         return worker
 

@@ -16,7 +16,8 @@ DISTRIBUTION_OF = {"sklearn": "scikit-learn"}
 
 def preloaded_distributions() -> list[str]:
     """The PyPI distributions behind the process backend's default preload list (stdlib modules left out)."""
-    return [DISTRIBUTION_OF.get(m, m) for m in DEFAULT_PRELOAD if m not in sys.stdlib_module_names]
+    tops = dict.fromkeys(m.split(".")[0] for m in DEFAULT_PRELOAD)
+    return [DISTRIBUTION_OF.get(m, m) for m in tops if m not in sys.stdlib_module_names]
 
 
 def test_dockerfile_pins_every_preloaded_package():

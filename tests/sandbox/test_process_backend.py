@@ -140,13 +140,19 @@ def test_stdin_reaches_the_code(backend):
 
 
 def test_killed_worker_is_replaced_and_pool_stays_healthy(backend):
-    victim = backend.worker_pids()[0]
-    os.kill(victim, signal.SIGKILL)
-    assert wait_for_exit(victim, 10)
+    full_victim, light_victim = backend.pools["full"].worker_pids()[0], backend.pools["light"].worker_pids()[0]
+    count = len(backend.worker_pids())
+    for victim in (full_victim, light_victim):
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for_exit(victim, 10)
     with backend.open_session() as s:
-        results = [s.run_python(f"answer = {i}") for i in range(6)]  # goes through both workers
-    assert [r.answer for r in results] == list(range(6)), [r.detail for r in results]
-    assert victim not in backend.worker_pids() and len(backend.worker_pids()) == 2
+        # Six of each tier: through both workers of each (a scipy import goes to the full tier).
+        results = [s.run_python(f"import pandas\nanswer = {i}") for i in range(6)]
+        results += [s.run_python(f"import scipy\nanswer = {i}") for i in range(6, 12)]
+    assert [r.answer for r in results] == list(range(12)), [r.detail for r in results]
+    assert [r.detail["worker_tier"] for r in results] == ["light"] * 6 + ["full"] * 6
+    pids = backend.worker_pids()
+    assert full_victim not in pids and light_victim not in pids and len(pids) == count == 6
 
 
 def test_mount_outside_data_roots_recycles_workers(backend, tmp_path):
@@ -246,3 +252,25 @@ def test_state_dirs_are_removed_on_close_and_after_a_killed_owner(tmp_path):
             assert unowned.exists()
     finally:
         shutil.rmtree(unowned, ignore_errors=True)
+
+
+def test_worker_replaced_from_a_short_lived_thread_outlives_it():
+    """bubblewrap's parent-death signal follows the thread that started a worker: replacements are started by
+    the pool's spawner thread, so one made while serving a caller's thread survives that thread's end."""
+    import threading
+
+    with ProcessBackend(workers=1, light_preload=None, stdlib_preload=None, preload=()) as b, \
+            b.open_session() as s:
+        victim = b.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for_exit(victim, 10)
+        results = []
+        caller = threading.Thread(target=lambda: results.append(s.run_python("answer = 1")))
+        caller.start()
+        caller.join()
+        assert results[0].answer == 1
+        [replacement] = b.worker_pids()
+        assert replacement != victim and b.pool.replaced == 1
+        assert not wait_for_exit(replacement, 1.0), "the replacement died with the thread that asked for it"
+        assert s.run_python("answer = 2").answer == 2
+        assert b.worker_pids() == [replacement] and b.pool.replaced == 1
