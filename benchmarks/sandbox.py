@@ -178,9 +178,10 @@ FRAME = struct.Struct(">I")
 
 def reference_client(snippet: str):
     """One reference worker (bwrap, pandas pre-imported, a plain fork per execution) for this client thread."""
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-all",
-            "--die-with-parent", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--", sys.executable, "-c",
-            REFERENCE_WORKER]
+    # A private /tmp, with the environment bound back in when it lives there (a clone under /tmp, as in CI).
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--ro-bind", sys.prefix, sys.prefix, "--unshare-all", "--die-with-parent", "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--", sys.executable, "-c", REFERENCE_WORKER]
     for key, value in THREAD_ENV.items():
         argv[argv.index("--"):argv.index("--")] = ["--setenv", key, value]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)

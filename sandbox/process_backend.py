@@ -144,7 +144,6 @@ class ProcessBackend(Backend):
         self.limits = {"nproc": int(nproc), "nofile": int(nofile), "fsize_mb": int(fsize_mb), "tmp_mb": int(tmp_mb)}
         self.preload = [str(m) for m in preload]
         self.tiers = preload_tiers.plan_tiers(self.preload, light_preload, stdlib_preload)
-        self._slots = threading.BoundedSemaphore(workers) if isinstance(workers, int) and workers >= 1 else None
         self.uid_base = int(uid_base)
         self.huge_pages = bool(huge_pages)
         self.prefork = bool(prefork)
@@ -177,7 +176,7 @@ class ProcessBackend(Backend):
         if not self.isolated:  # bwrap clears the environment itself; without it, do it here
             env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **bwrap_command.THREAD_ENV, **self._worker_env()}
         try:
-            self.pools = self._start_pools(workers, env)
+            self.pools = self._start_pools(workers, env)  # checks `workers` too
         except WorkerStartError as exc:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             if self.isolated:
@@ -187,6 +186,7 @@ class ProcessBackend(Backend):
                     "and switch uids. Alternatives: the docker backend, or isolation='none' (NOT isolated)."
                 ) from exc
             raise RuntimeError(f"sandbox worker failed to start: {exc}") from exc
+        self._slots = threading.BoundedSemaphore(workers)  # at most `workers` executions at once, all tiers
         # A backend that is never closed still stops its workers and removes its files at interpreter exit.
         self._finalizer = weakref.finalize(self, _release_resources, self._pools(), self._state_dir)
         bad_imports = self.pool_info().get("import_errors") or {}
@@ -246,14 +246,13 @@ class ProcessBackend(Backend):
     def _pools(self) -> list[WorkerPool]:
         return list(self.pools.values())
 
-    def _worker_argv(self, preload: list[str] | None = None) -> list[str]:
+    def _worker_argv(self, preload: list[str]) -> list[str]:
         with self._roots_lock:
             roots = list(self.data_roots)
         shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
         return bwrap_command.worker_argv(isolated=self.isolated, runtime_dir=self._runtime_dir,
                                          sessions_root=self.sessions_root, data_roots=roots,
-                                         preload=self.preload if preload is None else preload, shell=shell,
-                                         huge_pages=self.huge_pages,
+                                         preload=preload, shell=shell, huge_pages=self.huge_pages,
                                          warmup=self.warmup, prefork=self.prefork,
                                          worker_env=self._worker_env())
 
@@ -346,11 +345,8 @@ class ProcessBackend(Backend):
             "max_output_bytes": request.max_output_bytes, "session_dir": session_dir,
             "mounts": session._mount_plan, "uid": session.uid, "limits": self.limits,
         }
-        if self._slots is None:
+        with self._slots:
             reply = pool.execute(request_frame)
-        else:
-            with self._slots:  # at most `workers` executions at once, whichever tier runs them
-                reply = pool.execute(request_frame)
         reply["status"] = ExecStatus(reply["status"])
         reply["detail"]["isolation"] = self.isolation
         reply["detail"]["worker_tier"] = tier
