@@ -410,7 +410,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"# reference prototype here: pandas {summary['reference_pandas_exec_per_s']}/s, tiny "
               f"{summary['reference_tiny_exec_per_s']}/s (recorded where the targets were set: "
               f"{REFERENCE_RECORDED['pandas_exec_per_s']}/s, {REFERENCE_RECORDED['tiny_exec_per_s']}/s); "
-              f"pool / reference: pandas {summary['pandas_pool_vs_reference']}, tiny {summary['tiny_pool_vs_reference']}")
+              f"pool / reference: pandas {summary['pandas_pool_vs_reference']}, "
+              f"tiny {summary['tiny_pool_vs_reference']}")
     print(json.dumps(summary))
     return summary
 

@@ -3,7 +3,8 @@
 Why tiers: a fork per execution costs in proportion to the forking worker's memory map (page-table entries
 and mappings to copy at fork, and to free at exit). scipy and scikit-learn more than double it (~1,580
 mappings and ~127 MB of private memory with the default preload, against ~660 and ~56 MB with numpy +
-pandas), and a worker without the scientific stack is ~10 MB; most snippets never import scipy or sklearn, and shell commands need no module at all.
+pandas), and a worker without the scientific stack is ~10 MB; most snippets never import scipy or sklearn,
+and shell commands need no module at all.
 Measured on the 2-core development VM with `benchmarks/sandbox_tiers.py` (tiers on / off in interleaved
 slices, concurrency 2): the pandas snippet 97.5 -> 126.5 executions/s, `answer = 1 + 1` 133 -> 306/s, a
 shell command 113 -> 242/s; a scikit-learn snippet 61 -> 59/s (full tier either way).

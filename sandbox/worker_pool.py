@@ -31,21 +31,31 @@ from sandbox.isolated_worker import read_frame, write_frame
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
-# Every worker process is started from one long-lived thread (`_spawner()`). Why: bubblewrap's --die-with-parent (the
-# kernel's parent-death signal) fires when the *thread* that started it ends, so a worker started (or
-# replaced, e.g. after new data roots) from a short-lived caller thread was SIGKILLed as soon as that thread
-# finished, and replaced again on its next use. This thread lives until the interpreter exits.
-# One per process: a forked copy of this process has the executor but not its thread, so it makes its own.
-_SPAWNERS: dict[int, ThreadPoolExecutor] = {}
-_SPAWNERS_LOCK = threading.Lock()
+# Every worker process is started from one long-lived thread (`_spawner()`). Why: bubblewrap's
+# --die-with-parent (the kernel's parent-death signal) fires when the *thread* that started it ends, so a
+# worker started (or replaced, e.g. after new data roots) from a short-lived caller thread was SIGKILLed as
+# soon as that thread finished, and replaced again on its next use. The thread lives until the interpreter
+# exits; a forked copy of this process (which has the executor but not its thread) makes its own.
+_spawner_executor: ThreadPoolExecutor | None = None
+_spawner_lock = threading.Lock()
 
 
 def _spawner() -> ThreadPoolExecutor:
-    with _SPAWNERS_LOCK:
-        pid = os.getpid()
-        if pid not in _SPAWNERS:
-            _SPAWNERS[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
-        return _SPAWNERS[pid]
+    global _spawner_executor
+    with _spawner_lock:
+        if _spawner_executor is None:
+            _spawner_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+        return _spawner_executor
+
+
+def _forget_spawner_after_fork() -> None:
+    """In a forked child: the parent's spawner thread does not exist here, and its lock may have been held."""
+    global _spawner_executor, _spawner_lock
+    _spawner_executor = None
+    _spawner_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_spawner_after_fork)
 
 
 class WorkerDied(RuntimeError):

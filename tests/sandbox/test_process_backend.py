@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,29 @@ def test_worker_replaced_from_a_short_lived_thread_outlives_it():
         assert not wait_for_exit(replacement, 1.0), "the replacement died with the thread that asked for it"
         assert s.run_python("answer = 2").answer == 2
         assert b.worker_pids() == [replacement] and b.pool.replaced == 1
+
+
+def test_a_forked_copy_of_the_host_process_starts_its_own_workers():
+    """The spawner thread does not survive a fork: a forked process (e.g. a fork-based worker pool of the
+    trainer) that opens a backend gets a spawner of its own instead of waiting forever on the parent's."""
+    with ProcessBackend(workers=1, preload=()) as parent_backend:  # the parent's spawner thread exists now
+        assert parent_backend.open_session().run_python("answer = 1").answer == 1
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if a fresh backend works here
+            code = 1
+            try:
+                with ProcessBackend(workers=1, preload=()) as child_backend, child_backend.open_session() as s:
+                    code = 0 if s.run_python("answer = 2").answer == 2 else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked process hung opening a backend")
+            time.sleep(0.1)
+        assert os.waitstatus_to_exitcode(status) == 0
