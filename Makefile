@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	# The CPU wheel of torch lies on disk here; installing it first keeps pip from pulling a CUDA build.
 	# On a GPU machine, install your own torch build before `make setup`: the project's range keeps it.
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[dev,docker,train,rl]"
+	$(PIP) install -q -e ".[dev,docker,train,rl,tasks]"
 	touch $(STAMP)
 
 # Debian packages the sandbox needs; installed only when missing (needs root or sudo).

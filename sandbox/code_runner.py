@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import traceback
 from typing import Any, TextIO
@@ -74,7 +75,9 @@ def run_snippet(code: str, filename: str = "<snippet>") -> tuple[int, dict[str, 
 
     Exceptions print a normal traceback to stderr and give exit code 1; `sys.exit(n)` gives n.
     """
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    # __file__ as for `python snippet.py` run in the working directory (harnesses locate files next to it)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__,
+                                 "__file__": os.path.join(os.getcwd(), "snippet.py")}
     exit_code = 0
     try:
         exec(compile(code, filename, "exec"), namespace)

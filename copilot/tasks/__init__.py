@@ -32,8 +32,8 @@ LOADERS: dict[str, str] = {
     "mimic_extract": "copilot.tasks.loaders.ml_prediction_loader:load_mimic_extract",
 }
 
-__all__ = ["LOADERS", "Task", "TaskDataMissingError", "TaskFormatError", "available_splits", "get_loader",
-           "load", "open_dataset"]
+__all__ = ["LOADERS", "Task", "TaskDataMissingError", "TaskFormatError", "TaskList", "available_splits",
+           "get_loader", "load", "open_dataset"]
 
 
 def get_loader(fmt: str) -> Callable:
@@ -43,22 +43,36 @@ def get_loader(fmt: str) -> Callable:
     return getattr(importlib.import_module(module_name), func_name)
 
 
-def open_dataset(path: str | Path, *, require_resources: bool = True):
+class TaskList(list):
+    """The tasks of one split (a plain list) plus `skipped`: the malformed records left out under
+    on_malformed="skip" (`SkippedRecord`s: "<file>:<line>" and the error), empty otherwise."""
+
+    def __init__(self, tasks=(), skipped=()):
+        super().__init__(tasks)
+        self.skipped = list(skipped)
+
+
+def open_dataset(path: str | Path, *, require_resources: bool = True, on_malformed: str = "error"):
     """The `DatasetDir` for `path` (its format, Task.dataset name and pack manifest)."""
     from copilot.tasks.loaders.release_layout import open_dataset_dir
 
-    return open_dataset_dir(path, tuple(LOADERS), require_resources=require_resources)
+    return open_dataset_dir(path, tuple(LOADERS), require_resources=require_resources, on_malformed=on_malformed)
 
 
-def load(path: str | Path, split: str = "train", *, require_resources: bool = True) -> list[Task]:
+def load(path: str | Path, split: str = "train", *, require_resources: bool = True,
+         on_malformed: str = "error") -> TaskList:
     """All tasks of one split ("train" or "test") of a dataset directory or offline pack.
 
     require_resources=False lists tasks even when the data files they mount (EHR tables, features) are not
     installed; their resources then hold only the files that exist. Task files are always required.
+    on_malformed="error" (default): the first malformed record raises TaskFormatError naming file, line and
+    field. "skip": malformed records are left out, each logged as a warning and listed in the result's
+    `skipped`; a missing or non-UTF-8 file is still an error.
     """
-    dataset = open_dataset(path, require_resources=require_resources)
+    dataset = open_dataset(path, require_resources=require_resources, on_malformed=on_malformed)
     dataset.task_file(split)   # fail early, naming the file and what to download, before any parsing
-    return get_loader(dataset.format)(dataset, split)
+    loaded = get_loader(dataset.format)(dataset, split)
+    return TaskList(loaded, dataset.skipped)
 
 
 def available_splits(path: str | Path) -> list[str]:

@@ -1,6 +1,7 @@
 """BioDSBench: the task's `test_cases` (asserts) run after the agent's code, in the same interpreter.
 
 The release never ran these asserts; here they decide. The program is
+    <checker_params["setup_code"]: the notebook's earlier cells, when the task has them>
     <agent final_code>
     <checker_params["test_cases"]>
     answer = "<random nonce>"
@@ -37,8 +38,9 @@ def check(task, trajectory, backend=None, exec_timeout_s: float | None = None) -
         compile(code, "<agent code>", "exec")
     except (SyntaxError, ValueError) as exc:
         return CheckOutcome(False, {"message": f"the agent's code does not parse: {exc}"})
+    setup = task.checker_params.get("setup_code") or ""
     nonce = secrets.token_hex(16)
-    program = f"{code}\n\n{tests}\n\nanswer = {nonce!r}\n"
+    program = f"{setup}\n\n{code}\n\n{tests}\n\nanswer = {nonce!r}\n"
     timeout_s = float(exec_timeout_s or task.checker_params.get("timeout_s", DEFAULT_TIMEOUT_S))
     mounts = {name: Path(path) for name, path in task.resources.items()}
     with backend.open_session(mounts) as session:

@@ -84,8 +84,8 @@ UNAVAILABLE_IMPORTS = ("import skimage", "import pysam")
 
 
 def runnable_biocoder_task() -> Task:
-    """The real BioCoder sample with the two harness imports the sandbox image lacks (skimage, pysam) dropped;
-    nothing in its `sanitize_tex` uses them. The unmodified record's reference fails (tested as invalid)."""
+    """The real BioCoder sample with its two heavy harness imports (skimage, pysam: the `tasks` extra) dropped;
+    nothing in its `sanitize_tex` uses them, and it runs on a sandbox without the extra."""
     task = biocoder_tasks()[0]
     harness = "\n".join(line for line in task.checker_params["harness"].splitlines()
                         if not line.strip().startswith(UNAVAILABLE_IMPORTS))

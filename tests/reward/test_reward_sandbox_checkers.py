@@ -1,13 +1,14 @@
 """BioCoder and BioDSBench checkers on the real samples, in the real sandbox (process backend, bwrap).
 
-The BioCoder sample's harness imports skimage and pysam, which the sandbox image does not ship: its
-reference fails in its own harness, and the checker must say so loudly (InvalidTaskError), never score it.
-To show the checker on the same real record, a second task drops those two unavailable import lines from the
-harness (nothing in `sanitize_tex` uses them). BioDSBench's data files are credentialed, so its "ground
-truth" here binds the names the asserts read to values that satisfy them; what is tested is the checker's
-mechanics (asserts run after the agent's code, early exits and parse tricks fail).
+The BioCoder sample's harness imports skimage and pysam (pyproject's `tasks` extra puts them in the sandbox);
+a harness importing a module the sandbox lacks makes its reference fail, and the checker must say so loudly
+(InvalidTaskError), never score it. A second task drops the skimage / pysam import lines from the harness
+(nothing in `sanitize_tex` uses them), as on a sandbox without the extra. BioDSBench's data files are not
+in the release, so its "ground truth" here binds the names the asserts read to values that satisfy them; what
+is tested is the checker's mechanics (asserts run after the agent's code, early exits and parse tricks fail).
 """
 
+import dataclasses
 import time
 
 import pytest
@@ -22,11 +23,14 @@ def coded(task, code):
     return Trajectory(task_id=task.id, dataset=task.dataset, final_code=code, termination="answered")
 
 
-def test_biocoder_failing_reference_is_invalid_loudly(backend):
-    task = biocoder_tasks()[0]
+def test_biocoder_sample_runs_with_the_task_imports_and_a_missing_module_is_invalid_loudly(backend):
+    task = biocoder_tasks()[0]           # its harness imports skimage and pysam: pyproject's `tasks` extra
+    assert score(task, coded(task, task.meta["solution"]), backend=backend).correct
+    broken = dataclasses.replace(task, id=task.id + "-broken", checker_params={
+        **task.checker_params, "harness": "import a_module_nobody_installed\n" + task.checker_params["harness"]})
     with pytest.raises(InvalidTaskError, match="REFERENCE solution fails") as info:
-        score(task, coded(task, task.meta["solution"]), backend=backend)
-    assert "No module named 'skimage'" in str(info.value)  # the harness import, not a sandbox fault
+        score(broken, coded(broken, task.meta["solution"]), backend=backend)
+    assert "No module named 'a_module_nobody_installed'" in str(info.value)  # the harness import, not a sandbox fault
 
 
 def test_biocoder_truth_correct_and_cheats_wrong(backend):

@@ -13,7 +13,7 @@ Not protected against: an agent that answers from base rates (most records have 
 
 from __future__ import annotations
 
-from copilot.tasks.loaders.jsonl_records import read_jsonl
+
 from copilot.tasks.loaders.release_layout import DatasetDir, template_from_record
 from copilot.tasks.task import Task
 
@@ -31,17 +31,18 @@ def load_ehrcon(ds: DatasetDir, split: str) -> list[Task]:
         if found is not None:
             resources[name] = str(found.resolve())
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        admission = record.integer("Hospital admission")
-        entity = record.text("Medical entity", allow_empty=False)
-        has_error = record.boolean("Has error")
-        count = record.integer("Number of inconsistencies", optional=True)
-        question = (f"For hospital admission {admission} and the medical entity {entity!r}, is there any "
-                    "inconsistency between the database and the clinical notes of that admission? "
-                    "Answer with a boolean (True if there is an inconsistency, else False).")
-        meta = {"source": record.source, "template": template_from_record(record, None),
-                "hadm_id": admission, "medical_entity": entity, "number_of_inconsistencies": count}
-        tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
-                          family="ehr_consistency", question=question, context=CONTEXT, answer=has_error,
-                          checker="ehrcon", checker_params={}, resources=dict(resources), meta=meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            admission = record.integer("Hospital admission")
+            entity = record.text("Medical entity", allow_empty=False)
+            has_error = record.boolean("Has error")
+            count = record.integer("Number of inconsistencies", optional=True)
+            question = (f"For hospital admission {admission} and the medical entity {entity!r}, is there any "
+                        "inconsistency between the database and the clinical notes of that admission? "
+                        "Answer with a boolean (True if there is an inconsistency, else False).")
+            meta = {"source": record.source, "template": template_from_record(record, None),
+                    "hadm_id": admission, "medical_entity": entity, "number_of_inconsistencies": count}
+            tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
+                              family="ehr_consistency", question=question, context=CONTEXT, answer=has_error,
+                              checker="ehrcon", checker_params={}, resources=dict(resources), meta=meta))
     return tasks

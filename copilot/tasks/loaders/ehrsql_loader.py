@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from copilot.tasks.loaders.jsonl_records import JsonlRecord, is_missing, parse_python_literal, read_jsonl
+from copilot.tasks.loaders.jsonl_records import JsonlRecord, is_missing, parse_python_literal
 from copilot.tasks.loaders.release_layout import DatasetDir, pack_reference, pack_templates, template_from_record
 from copilot.tasks.task import Task
 
@@ -96,20 +96,21 @@ def _load_ehrsql(ds: DatasetDir, split: str) -> list[Task]:
     """mimic_iii and eicu (EHRSQL records): the question shown is `template`."""
     by_q_tag = pack_templates(ds, "q_tag")
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        question = record.text("template", allow_empty=False)
-        query = record.text("query")
-        answer = sql_answer(record, "answer")
-        q_tag = record.text("q_tag", optional=True, allow_null=True)
-        meta: dict[str, Any] = {"paraphrase": record.text("question", optional=True), "q_tag": q_tag}
-        if record.has("department"):
-            meta["department"] = record.literal("department", (list,))
-        for key in ("value", "importance", "is_impossible", "db_id"):
-            if record.has(key):
-                meta[key] = record.data[key]
-        pack_entry = by_q_tag.get(q_tag, {})
-        template = template_from_record(record, pack_entry.get("id", q_tag), keys=("template_id",))
-        tasks.append(_build(ds, split, record, question, answer, query, template, meta, pack_entry))
+    for record in ds.records(split):
+        with ds.guard(record):
+            question = record.text("template", allow_empty=False)
+            query = record.text("query")
+            answer = sql_answer(record, "answer")
+            q_tag = record.text("q_tag", optional=True, allow_null=True)
+            meta: dict[str, Any] = {"paraphrase": record.text("question", optional=True), "q_tag": q_tag}
+            if record.has("department"):
+                meta["department"] = record.literal("department", (list,))
+            for key in ("value", "importance", "is_impossible", "db_id"):
+                if record.has(key):
+                    meta[key] = record.data[key]
+            pack_entry = by_q_tag.get(q_tag, {})
+            template = template_from_record(record, pack_entry.get("id", q_tag), keys=("template_id",))
+            tasks.append(_build(ds, split, record, question, answer, query, template, meta, pack_entry))
     return tasks
 
 
@@ -123,25 +124,27 @@ def load_eicu(ds: DatasetDir, split: str) -> list[Task]:
 
 def load_treqs(ds: DatasetDir, split: str) -> list[Task]:
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        question = record.text("question", allow_empty=False)
-        query = record.text("query")
-        answer = sql_answer(record, "answer")
-        meta = {k: record.data[k] for k in ("is_impossible", "db_id") if record.has(k)}
-        template = template_from_record(record, None)
-        tasks.append(_build(ds, split, record, question, answer, query, template, meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            question = record.text("question", allow_empty=False)
+            query = record.text("query")
+            answer = sql_answer(record, "answer")
+            meta = {k: record.data[k] for k in ("is_impossible", "db_id") if record.has(k)}
+            template = template_from_record(record, None)
+            tasks.append(_build(ds, split, record, question, answer, query, template, meta))
     return tasks
 
 
 def load_ehr_seqsql(ds: DatasetDir, split: str) -> list[Task]:
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        seed = record.text("seed_question", allow_empty=False)
-        follow_up = record.text("question", allow_empty=False)
-        answer = sql_answer(record, "ans")
-        query = record.text("query", optional=True, allow_null=True)
-        meta = {"seed_question": seed, "follow_up_question": follow_up}
-        template = template_from_record(record, None)
-        tasks.append(_build(ds, split, record, f"{seed.strip()} {follow_up.strip()}", answer, query,
-                            template, meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            seed = record.text("seed_question", allow_empty=False)
+            follow_up = record.text("question", allow_empty=False)
+            answer = sql_answer(record, "ans")
+            query = record.text("query", optional=True, allow_null=True)
+            meta = {"seed_question": seed, "follow_up_question": follow_up}
+            template = template_from_record(record, None)
+            tasks.append(_build(ds, split, record, f"{seed.strip()} {follow_up.strip()}", answer, query,
+                                template, meta))
     return tasks

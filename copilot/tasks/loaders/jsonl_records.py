@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,8 +151,26 @@ def is_missing(value: Any) -> bool:
     return value is _MISSING
 
 
-def read_jsonl(path: Path) -> Iterator[JsonlRecord]:
-    """Yield each JSON object of `path` with its 1-based line number; bad lines raise TaskFormatError."""
+def _parse_line(path: Path, line_no: int, line: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TaskFormatError(f"{path}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno}); "
+                              "expected one JSON object per line") from None
+    except RecursionError:
+        raise TaskFormatError(f"{path}:{line_no}: JSON nested too deeply; expected one flat task record "
+                              "per line") from None
+    if not isinstance(data, dict):
+        raise TaskFormatError(f"{path}:{line_no}: expected a JSON object per line; got {_describe(data)}")
+    return data
+
+
+def read_jsonl(path: Path, on_bad_line: Callable[[TaskFormatError], None] | None = None) -> Iterator[JsonlRecord]:
+    """Yield each JSON object of `path` with its 1-based line number.
+
+    A line that is not a JSON object raises TaskFormatError, or, when `on_bad_line` is given, is handed to it
+    and passed over (the record index still counts it, so the ids of later records do not shift when a line
+    is repaired). A file that is not UTF-8 is always an error: nothing of it can be trusted."""
     path = Path(path)
     index = 0
     try:
@@ -161,14 +179,13 @@ def read_jsonl(path: Path) -> Iterator[JsonlRecord]:
                 if not line.strip():
                     continue
                 try:
-                    data = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TaskFormatError(f"{path}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno}); "
-                                          "expected one JSON object per line") from None
-                if not isinstance(data, dict):
-                    raise TaskFormatError(f"{path}:{line_no}: expected a JSON object per line; "
-                                          f"got {_describe(data)}")
-                yield JsonlRecord(path=path, line=line_no, index=index, data=data)
+                    data = _parse_line(path, line_no, line)
+                except TaskFormatError as err:
+                    if on_bad_line is None:
+                        raise
+                    on_bad_line(err)
+                else:
+                    yield JsonlRecord(path=path, line=line_no, index=index, data=data)
                 index += 1
     except UnicodeDecodeError as exc:
         raise TaskFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 
-from copilot.tasks.loaders.jsonl_records import read_jsonl
+
 from copilot.tasks.loaders.release_layout import DatasetDir, template_from_record
 from copilot.tasks.task import Task, TaskFormatError
 
@@ -47,22 +47,23 @@ def load_medagentbench(ds: DatasetDir, split: str) -> list[Task]:
     context = (f"You can call these FHIR server functions (GET and POST requests); the server's base URL is "
                f"given at run time:\n{functions}\n\n{ANSWER_FORMAT}")
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        record_id = record.text("id", allow_empty=False)
-        match = _TASK_ID.match(record_id)
-        if match is None:
-            raise record.error("id", "an id like 'task1_1' (grader name, '_', number)", record_id)
-        instruction = record.text("instruction", allow_empty=False)
-        extra = record.text("context", optional=True, allow_null=True) or ""
-        sol = record.raw("sol", "a list of expected answers, or null")
-        if sol is not None and not isinstance(sol, list):
-            raise record.error("sol", "a list of expected answers, or null", sol)
-        params = {"task_type": match.group(1),
-                  **{k: v for k, v in record.data.items() if k.startswith("eval_")}}
-        question = f"{instruction.rstrip()} {extra.strip()}".strip() if extra.strip() else instruction
-        meta = {"source": record.source, "template": template_from_record(record, match.group(1)),
-                "record_id": record_id, "record_context": extra}
-        tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split, family="fhir",
-                          question=question, context=context, answer=sol, checker="medagentbench",
-                          checker_params=params, meta=meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            record_id = record.text("id", allow_empty=False)
+            match = _TASK_ID.match(record_id)
+            if match is None:
+                raise record.error("id", "an id like 'task1_1' (grader name, '_', number)", record_id)
+            instruction = record.text("instruction", allow_empty=False)
+            extra = record.text("context", optional=True, allow_null=True) or ""
+            sol = record.raw("sol", "a list of expected answers, or null")
+            if sol is not None and not isinstance(sol, list):
+                raise record.error("sol", "a list of expected answers, or null", sol)
+            params = {"task_type": match.group(1),
+                      **{k: v for k, v in record.data.items() if k.startswith("eval_")}}
+            question = f"{instruction.rstrip()} {extra.strip()}".strip() if extra.strip() else instruction
+            meta = {"source": record.source, "template": template_from_record(record, match.group(1)),
+                    "record_id": record_id, "record_context": extra}
+            tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split, family="fhir",
+                              question=question, context=context, answer=sol, checker="medagentbench",
+                              checker_params=params, meta=meta))
     return tasks

@@ -35,7 +35,7 @@ _WEEKS_DAYS = re.compile(r"\(?[\"']?(\d+)\s*(?:weeks?)?[\"']?\s*,?\s*[\"']?(\d+)
 _DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 
 
-def _output_type(record: JsonlRecord, calculator_id: int, truth: str) -> str:
+def output_type_of(record: JsonlRecord, calculator_id: int, truth: str) -> str:
     """MedCalc-Bench's own table by calculator id first (its evaluation decides by id); then the record's
     "Output Type" (packs, in our vocabulary); then the ground truth's shape."""
     for ids, kind in ((DATE_CALCULATORS, "date"), (WEEKS_DAYS_CALCULATORS, "weeks_days"),
@@ -57,7 +57,7 @@ def _output_type(record: JsonlRecord, calculator_id: int, truth: str) -> str:
     return "integer" if whole and (lower in (None, "") or str(lower).strip() == str(upper).strip()) else "decimal"
 
 
-def _truth(record: JsonlRecord, output_type: str) -> Any:
+def truth_value(record: JsonlRecord, output_type: str) -> Any:
     field = "Ground Truth Answer"
     raw = record.raw(field, "the calculator's answer (a number, a date MM/DD/YYYY or a (weeks, days) pair)")
     text = str(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else raw
@@ -87,7 +87,7 @@ def _truth(record: JsonlRecord, output_type: str) -> Any:
     return float(number)
 
 
-def _limit(record: JsonlRecord, field: str, output_type: str) -> float | None:
+def limit_value(record: JsonlRecord, field: str, output_type: str) -> float | None:
     """Lower/Upper Limit as a float; None when absent, empty, or (date / weeks-days) not a number."""
     if not record.has(field) or record.data[field] in (None, ""):
         return None
@@ -112,31 +112,32 @@ def _methods(ds: DatasetDir) -> dict[str, str]:
 def load_medcalcbench(ds: DatasetDir, split: str) -> list[Task]:
     methods = _methods(ds)
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        calculator_id = record.integer("Calculator ID")
-        calculator = record.text("Calculator Name", allow_empty=False)
-        note = record.text("Patient Note", allow_empty=False)
-        question = record.text("Question", allow_empty=False)
-        truth_text = record.data.get("Ground Truth Answer")
-        output_type = _output_type(record, calculator_id, truth_text if isinstance(truth_text, str) else "")
-        answer = _truth(record, output_type)
-        params = {"lower": _limit(record, "Lower Limit", output_type),
-                  "upper": _limit(record, "Upper Limit", output_type),
-                  "output_type": output_type, "calculator_id": calculator_id, "calculator_name": calculator}
-        meta: dict[str, Any] = {"source": record.source,
-                                "template": template_from_record(record, calculator),
-                                "calculation_method": methods.get(calculator),
-                                "ground_truth_text": record.data.get("Ground Truth Answer")}
-        if record.has("Row Number"):
-            meta["row_number"] = record.data["Row Number"]
-        if record.has("Relevant Entities"):
-            meta["relevant_entities"] = record.literal("Relevant Entities", (dict,))
-        if record.has("Output Type") and record.data["Output Type"] != output_type:
-            meta["record_output_type"] = record.data["Output Type"]
-        if record.has("Ground Truth Explanation"):
-            meta["explanation"] = record.text("Ground Truth Explanation", allow_null=True)
-        meta.update(pack_reference(record))
-        tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
-                          family="medcalc", question=question, context=note, answer=answer,
-                          checker="medcalc", checker_params=params, meta=meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            calculator_id = record.integer("Calculator ID")
+            calculator = record.text("Calculator Name", allow_empty=False)
+            note = record.text("Patient Note", allow_empty=False)
+            question = record.text("Question", allow_empty=False)
+            truth_text = record.data.get("Ground Truth Answer")
+            output_type = output_type_of(record, calculator_id, truth_text if isinstance(truth_text, str) else "")
+            answer = truth_value(record, output_type)
+            params = {"lower": limit_value(record, "Lower Limit", output_type),
+                      "upper": limit_value(record, "Upper Limit", output_type),
+                      "output_type": output_type, "calculator_id": calculator_id, "calculator_name": calculator}
+            meta: dict[str, Any] = {"source": record.source,
+                                    "template": template_from_record(record, calculator),
+                                    "calculation_method": methods.get(calculator),
+                                    "ground_truth_text": record.data.get("Ground Truth Answer")}
+            if record.has("Row Number"):
+                meta["row_number"] = record.data["Row Number"]
+            if record.has("Relevant Entities"):
+                meta["relevant_entities"] = record.literal("Relevant Entities", (dict,))
+            if record.has("Output Type") and record.data["Output Type"] != output_type:
+                meta["record_output_type"] = record.data["Output Type"]
+            if record.has("Ground Truth Explanation"):
+                meta["explanation"] = record.text("Ground Truth Explanation", allow_null=True)
+            meta.update(pack_reference(record))
+            tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
+                              family="medcalc", question=question, context=note, answer=answer,
+                              checker="medcalc", checker_params=params, meta=meta))
     return tasks

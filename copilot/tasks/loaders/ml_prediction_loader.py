@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from copilot.tasks.loaders.jsonl_records import JsonlRecord, read_jsonl
+from copilot.tasks.loaders.jsonl_records import JsonlRecord
 from copilot.tasks.loaders.release_layout import DatasetDir, template_from_record
 from copilot.tasks.task import Task
 
@@ -64,24 +64,26 @@ def load_ehrshot(ds: DatasetDir, split: str) -> list[Task]:
     features = {f"clmbr_{part}.pkl": (ds.path / f"clmbr_{part}.pkl", f"the CLMBR {part} features clmbr_{part}.pkl")
                 for part in ("train", "val", "test")}
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        record.integer("task_id")
-        name = _segment(record, "task_name")
-        description = record.text("task_description", allow_empty=False)
-        label_dir = ds.path / name
-        files = dict(features)
-        for part in ("train", "val"):
-            files[f"{part}_labels.csv"] = (label_dir / f"{part}_labels.csv", f"the {part} labels {name}/{part}_labels.csv")
-        resources = _mount(ds, files)
-        params = {"labels_path": _labels_path(ds, label_dir / "test_labels.csv"),
-                  "id_column": "patient_id", "label_column": "value"}
-        meta = {"source": record.source, "template": template_from_record(record, name), "task_name": name,
-                "record_task_id": record.data["task_id"]}
-        tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
-                          family="ml_prediction", question=description.strip(),
-                          context=_context(resources, "patient_id,prediction", "patient in clmbr_test.pkl"),
-                          answer=None, checker="ml_accuracy", checker_params=params, resources=resources,
-                          meta=meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            record.integer("task_id")
+            name = _segment(record, "task_name")
+            description = record.text("task_description", allow_empty=False)
+            label_dir = ds.path / name
+            files = dict(features)
+            for part in ("train", "val"):
+                files[f"{part}_labels.csv"] = (label_dir / f"{part}_labels.csv",
+                                               f"the {part} labels {name}/{part}_labels.csv")
+            resources = _mount(ds, files)
+            params = {"labels_path": _labels_path(ds, label_dir / "test_labels.csv"),
+                      "id_column": "patient_id", "label_column": "value"}
+            meta = {"source": record.source, "template": template_from_record(record, name), "task_name": name,
+                    "record_task_id": record.data["task_id"]}
+            tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
+                              family="ml_prediction", question=description.strip(),
+                              context=_context(resources, "patient_id,prediction", "patient in clmbr_test.pkl"),
+                              answer=None, checker="ml_accuracy", checker_params=params, resources=resources,
+                              meta=meta))
     return tasks
 
 
@@ -106,19 +108,20 @@ def _mimic_extract_files(ds: DatasetDir, record: JsonlRecord, name: str) -> tupl
 def load_mimic_extract(ds: DatasetDir, split: str) -> list[Task]:
     known = MIMIC_EXTRACT_WHOLE_STAY + MIMIC_EXTRACT_WINDOWED
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        name = _segment(record, "task_name")
-        if name not in known:
-            raise record.error("task_name", f"one of {known} (the label file layout depends on it)", name)
-        description = record.text("task_description", allow_empty=False)
-        resources, params = _mimic_extract_files(ds, record, name)
-        windowed = name in MIMIC_EXTRACT_WINDOWED
-        context = _context(resources, "subject_id,window_idx,prediction" if windowed else "subject_id,prediction",
-                           "(subject_id, 6-hour window) of the test set" if windowed else "test subject")
-        meta = {"source": record.source, "template": template_from_record(record, name), "task_name": name,
-                "task_category": record.text("task_category", optional=True),
-                "baseline_model": record.data.get("model"), "baseline_performance": record.data.get("performance")}
-        tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
-                          family="ml_prediction", question=description.strip(), context=context, answer=None,
-                          checker="ml_accuracy", checker_params=params, resources=resources, meta=meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            name = _segment(record, "task_name")
+            if name not in known:
+                raise record.error("task_name", f"one of {known} (the label file layout depends on it)", name)
+            description = record.text("task_description", allow_empty=False)
+            resources, params = _mimic_extract_files(ds, record, name)
+            windowed = name in MIMIC_EXTRACT_WINDOWED
+            context = _context(resources, "subject_id,window_idx,prediction" if windowed else "subject_id,prediction",
+                               "(subject_id, 6-hour window) of the test set" if windowed else "test subject")
+            meta = {"source": record.source, "template": template_from_record(record, name), "task_name": name,
+                    "task_category": record.text("task_category", optional=True),
+                    "baseline_model": record.data.get("model"), "baseline_performance": record.data.get("performance")}
+            tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
+                              family="ml_prediction", question=description.strip(), context=context, answer=None,
+                              checker="ml_accuracy", checker_params=params, resources=resources, meta=meta))
     return tasks

@@ -12,7 +12,7 @@ id, else "<task_type> #<task_id>".
 
 from __future__ import annotations
 
-from copilot.tasks.loaders.jsonl_records import read_jsonl
+
 from copilot.tasks.loaders.release_layout import DatasetDir, pack_reference, pack_templates, template_from_record
 from copilot.tasks.task import Task
 
@@ -22,28 +22,30 @@ TARGETS = ("size", "power")
 def load_npowerai(ds: DatasetDir, split: str) -> list[Task]:
     by_task_id = pack_templates(ds, "task_id")
     tasks = []
-    for record in read_jsonl(ds.task_file(split)):
-        task_type = record.text("task_type", allow_empty=False)
-        task_id = record.integer("task_id")
-        target = record.text("estimate_target")
-        if target not in TARGETS:
-            raise record.error("estimate_target", f"one of {TARGETS}", target)
-        question = record.text("question", allow_empty=False)
-        number = record.number("answer")
-        if target == "size":
-            if number != int(number) or number < 1:
-                raise record.error("answer", "a positive whole number (estimate_target 'size')",
-                                   record.data["answer"])
-            answer: int | float = int(number)
-        else:
-            if not 0.0 <= number <= 1.0:
-                raise record.error("answer", "a power between 0 and 1 (estimate_target 'power')",
-                                   record.data["answer"])
-            answer = float(number)
-        template = template_from_record(record, by_task_id.get(task_id, {}).get("template", f"{task_type} #{task_id}"))
-        meta = {"source": record.source, "template": template, "task_type": task_type,
-                "record_task_id": task_id, **pack_reference(record)}
-        tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
-                          family="biostat", question=question, answer=answer, checker="npower",
-                          checker_params={"target": target}, meta=meta))
+    for record in ds.records(split):
+        with ds.guard(record):
+            task_type = record.text("task_type", allow_empty=False)
+            task_id = record.integer("task_id")
+            target = record.text("estimate_target")
+            if target not in TARGETS:
+                raise record.error("estimate_target", f"one of {TARGETS}", target)
+            question = record.text("question", allow_empty=False)
+            number = record.number("answer")
+            if target == "size":
+                if number != int(number) or number < 1:
+                    raise record.error("answer", "a positive whole number (estimate_target 'size')",
+                                       record.data["answer"])
+                answer: int | float = int(number)
+            else:
+                if not 0.0 <= number <= 1.0:
+                    raise record.error("answer", "a power between 0 and 1 (estimate_target 'power')",
+                                       record.data["answer"])
+                answer = float(number)
+            natural = by_task_id.get(task_id, {}).get("template", f"{task_type} #{task_id}")
+            template = template_from_record(record, natural)
+            meta = {"source": record.source, "template": template, "task_type": task_type,
+                    "record_task_id": task_id, **pack_reference(record)}
+            tasks.append(Task(id=ds.task_id(split, record.index), dataset=ds.dataset, split=split,
+                              family="biostat", question=question, answer=answer, checker="npower",
+                              checker_params={"target": target}, meta=meta))
     return tasks

@@ -13,12 +13,17 @@ solution files) are never offered as resources even when they sit next to the ta
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from copilot.tasks.loaders.jsonl_records import JsonlRecord, read_jsonl
 from copilot.tasks.task import TaskFormatError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 
@@ -46,6 +51,34 @@ _CREDENTIALED = {
 }
 
 _GROUND_TRUTH_NAME = re.compile(r"task|answer|label|solution|split|metadata", re.IGNORECASE)
+
+
+ON_MALFORMED = ("error", "skip")
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A task record left out under on_malformed="skip": where it is ("<file>:<line>") and what is wrong."""
+
+    source: str
+    error: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "error": self.error}
+
+
+class _RecordGuard:
+    def __init__(self, ds: "DatasetDir", record: JsonlRecord):
+        self.ds, self.record = ds, record
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is not None and issubclass(kind, TaskFormatError) and self.ds.on_malformed == "skip":
+            self.ds._skip(error, self.record)
+            return True
+        return False
 
 
 class TaskDataMissingError(FileNotFoundError):
@@ -86,15 +119,17 @@ class DatasetDir:
     dataset: str                      # Task.dataset: the release name, or the pack name for packs
     pack: dict[str, Any] | None = None
     require_resources: bool = True    # False: list only resources that exist (e.g. for stats)
+    on_malformed: str = "error"       # "skip": a malformed record is listed in `skipped`, the rest load
+    skipped: list[SkippedRecord] = field(default_factory=list, compare=False, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_pack(self) -> bool:
         return self.pack is not None
 
-    def missing(self, path: Path, what: str) -> TaskDataMissingError:
-        return TaskDataMissingError(f"{self.dataset}: {what} not found at {path}: "
-                                    f"{download_hint(self.format, self.dataset, self.is_pack)}", path, what)
+    def missing(self, path: Path, what: str, hint: str | None = None) -> TaskDataMissingError:
+        hint = hint or download_hint(self.format, self.dataset, self.is_pack)
+        return TaskDataMissingError(f"{self.dataset}: {what} not found at {path}: {hint}", path, what)
 
     def task_file(self, split: str) -> Path:
         if split not in SPLITS:
@@ -113,15 +148,30 @@ class DatasetDir:
     def available_splits(self) -> list[str]:
         return [s for s in SPLITS if any((self.path / n).is_file() for n in split_files(self.format, s))]
 
+    def records(self, split: str) -> Iterator[JsonlRecord]:
+        """The records of `split`'s task file; with on_malformed="skip" a line that is not a JSON object is
+        listed in `skipped` instead of raising."""
+        return read_jsonl(self.task_file(split), self._skip if self.on_malformed == "skip" else None)
+
+    def guard(self, record: JsonlRecord) -> "_RecordGuard":
+        """`with ds.guard(record): ...build the task...`: with on_malformed="skip" a TaskFormatError raised
+        while building this record's task lists the record in `skipped` and the loader goes on."""
+        return _RecordGuard(self, record)
+
+    def _skip(self, error: TaskFormatError, record: JsonlRecord | None = None) -> None:
+        source = record.source if record is not None else str(error).split(": ", 1)[0]
+        self.skipped.append(SkippedRecord(source=source, error=str(error)))
+        log.warning("skipped malformed task record (on_malformed=skip): %s", error)
+
     def task_id(self, split: str, index: int) -> str:
         return f"{self.dataset}/{split}/{index}"
 
-    def require(self, path: Path, what: str) -> Path | None:
+    def require(self, path: Path, what: str, hint: str | None = None) -> Path | None:
         """`path` if it exists; else raise (require_resources) or return None (listing mode)."""
         if path.exists():
             return path
         if self.require_resources:
-            raise self.missing(path, what)
+            raise self.missing(path, what, hint)
         return None
 
     def inside(self, relative: str, where: str) -> Path:
@@ -190,8 +240,10 @@ def read_pack_manifest(path: Path, known_formats: tuple[str, ...]) -> dict[str, 
 
 
 def open_dataset_dir(path: str | Path, known_formats: tuple[str, ...], *,
-                     require_resources: bool = True) -> DatasetDir:
+                     require_resources: bool = True, on_malformed: str = "error") -> DatasetDir:
     """Resolve `path` to its loader: pack.json's format when present, else the directory name."""
+    if on_malformed not in ON_MALFORMED:
+        raise ValueError(f"on_malformed={on_malformed!r}: expected one of {ON_MALFORMED}")
     path = Path(path)
     if path.is_file():
         raise TaskFormatError(f"{path} is a file; expected its dataset directory ({path.parent}) and a split "
@@ -205,12 +257,13 @@ def open_dataset_dir(path: str | Path, known_formats: tuple[str, ...], *,
     if (path / "pack.json").is_file():
         manifest = read_pack_manifest(path, known_formats)
         return DatasetDir(path=path, format=manifest["format"], dataset=manifest["pack"], pack=manifest,
-                          require_resources=require_resources)
+                          require_resources=require_resources, on_malformed=on_malformed)
     if path.name not in known_formats:
         raise TaskFormatError(f"{path}: unknown dataset directory name {path.name!r} and no pack.json; "
                               f"expected one of {sorted(known_formats)} (MedAgentGym's layout "
                               "data/<dataset>/), or an offline pack directory with a pack.json")
-    return DatasetDir(path=path, format=path.name, dataset=path.name, require_resources=require_resources)
+    return DatasetDir(path=path, format=path.name, dataset=path.name, require_resources=require_resources,
+                      on_malformed=on_malformed)
 
 
 def template_from_record(record, natural: Any, keys: tuple[str, ...] = ("template_id", "template")) -> Any:
