@@ -10,17 +10,25 @@ Rules (in this order, for one scalar):
 - bool and the strings "true" / "false" -> the numbers 1 / 0. SQLite has no boolean type (EXISTS and
   comparisons give 1 / 0), so the release writes "1"/"0" where an agent may answer True/False; we treat
   them as equal. Consequence (accepted, documented): a count of 1 also equals True.
-- numbers and numeric strings ("1", "1.0", " 3e2 ", "-0.5") -> a float rounded to 9 significant digits,
-  so "1.0" == "1" == 1 and float noise like 73.12345670000001 == "73.1234567". Rounding to 2 decimals is
-  NOT forgiven: 73.12 != "73.1234567" (SQL answers are exact; tolerances belong to MedCalc / N-Power).
+- numbers and numeric strings ("1", "1.0", " 3e2 ", "-0.5") -> their EXACT value: an int for integer text
+  (exact at any size), else a float (Python's nearest double, i.e. how the release wrote SQLite's floats:
+  str(float), e.g. '1.9000000000000004'). So "92" == 92 == 92.0 == "92.0", but 1234567891 != "1234567890"
+  and 0.1 + 0.2 (0.30000000000000004) != "0.3": no rounding to significant digits, and no tolerance
+  (tolerances belong to MedCalc / N-Power). Text that Python reads as the same double IS the same value
+  ("73.12345670000001" and "73.1234567" are one float). Changed on purpose: numbers used to be rounded to
+  9 significant digits, which made 1234567891 equal 1234567890; a SQL answer is exact to the dataset's own
+  precision.
 - date/time strings in ISO form ("2105-03-01", "2105-03-01 10:00:00", "2105-03-01T10:00") and US form
   ("03/01/2105") -> ("date", ISO text); a date and a datetime at midnight are different values on purpose
   (SQL answers keep their type).
 - other strings -> whitespace collapsed, stripped, casefolded ("  PO/NG " == "po/ng").
 `parse_literal` additionally turns a Python-literal string ("['a', 'b']", "(4, 2)") into the value.
+int and float canonical values of equal numbers compare AND hash equal (92 == 92.0), so sets and Counters
+of canonical values treat them as one value.
 
-Not handled: units ("25 mL/min" stays a string), thousands separators ("1,000" stays a string), percent
-signs ("90%" stays a string).
+Not handled here: units ("25 mL/min" stays a string), thousands separators ("1,000" stays a string),
+percent signs ("90%" stays a string). Reading a value out of free text is `reward.answer_extraction`'s job,
+for the checkers whose datasets state values in words (MedCalc, N-Power); SQL answers are values.
 """
 
 from __future__ import annotations
@@ -69,8 +77,26 @@ def parse_date(value: Any) -> date | datetime | None:
     return None
 
 
-def round_significant(number: float, digits: int = 9) -> float:
-    return float(f"{number:.{digits}g}")
+def exact_number(value: Any) -> int | float | None:
+    """The exact value of a real number or numeric string: an int for ints and integer text ("1234567891"),
+    else a finite float; None otherwise (bools are NOT numbers here; canonical maps them separately)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return parse_number(value)
+    text = value.strip()
+    match = _NUMBER_RE.match(text)
+    if match is None:
+        return None
+    if match.group(3) is None and "." not in text:
+        try:
+            return int(text)  # integer text stays exact at any size
+        except ValueError:  # over Python's int-from-text digit limit (4300): not an answer value
+            return None
+    number = float(text)
+    return number if math.isfinite(number) else None
 
 
 def canonical(value: Any) -> Any:
@@ -81,9 +107,9 @@ def canonical(value: Any) -> Any:
         return 1.0 if value else 0.0
     if isinstance(value, float) and math.isnan(value):
         return None
-    number = parse_number(value)
+    number = exact_number(value)
     if number is not None:
-        return round_significant(number)
+        return number
     if isinstance(value, str):
         lowered = value.strip().casefold()
         if lowered in _NONE_STRINGS:

@@ -36,9 +36,9 @@ def _label_key(value: Any) -> Any:
 
 
 def _id_key(value: Any) -> str:
-    number = canonical(value)
-    if isinstance(number, float) and number == int(number):
-        return str(int(number))  # "123", 123 and 123.0 are the same patient
+    number = canonical(value)  # exact: 10-digit ids stay distinct (canonical no longer rounds to 9 digits)
+    if isinstance(number, int) or (isinstance(number, float) and number.is_integer()):
+        return str(int(number))  # "123", "0123", 123 and 123.0 are the same patient
     return str(value).strip()
 
 

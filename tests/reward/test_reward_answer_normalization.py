@@ -5,8 +5,15 @@ from reward.answer_normalization import canonical, parse_date, parse_literal, pa
 
 def test_numbers_compare_by_value_not_text():
     assert canonical("1.0") == canonical("1") == canonical(1) == canonical(" 1e0 ")
-    assert canonical(73.12345670000001) == canonical("73.1234567")
+    assert canonical("92") == canonical(92) == canonical(92.0) == canonical("92.0")
+    # exact values, never rounded to significant digits (the dataset's own precision is Python's str(float))
+    assert canonical(0.1 + 0.2) != canonical("0.3") and canonical(0.1 + 0.2) == canonical("0.30000000000000004")
+    assert canonical(73.12345670000002) != canonical("73.1234567")
+    assert canonical(73.12345670000001) == canonical("73.1234567")  # one double: Python reads both as 73.1234567
+    assert canonical("1.9000000000000004") == canonical(1.9000000000000004) != canonical(1.9)
+    assert canonical(1234567891) != canonical("1234567890") and canonical("1234567891") == canonical(1234567891.0)
     assert canonical("73.12") != canonical("73.1234567")  # rounding is not forgiven in SQL answers
+    assert canonical("12345678901234567891") != canonical("12345678901234567890")  # ints exact at any size
     assert parse_number(True) is None and parse_number("12 mg") is None and parse_number("inf") is None
 
 

@@ -32,7 +32,7 @@ def verdict(task, value):
 def test_sql_samples_truth_correct_and_cheats_wrong(task):
     truth = task.answer
     assert verdict(task, truth)
-    assert verdict(task, list(reversed(truth)))  # sets: order does not matter
+    assert verdict(task, list(reversed(truth)))  # multisets (EHRSQL): order does not matter
     assert verdict(task, [[v] for v in truth])  # rows of one column
     assert not verdict(task, truth + ["some other value"])  # superset
     candidates = sorted(set(truth) | {"po", "iv", "sc", "oral", "po/ng", "ng", "92", "136", "1"})
@@ -61,7 +61,30 @@ def test_sql_no_substring_matching_and_ordered_lists():
     assert verdict(literal, ["2105-03-01T10:00:00", True])
     result = score(task, answered(task, ["po", "iv"]))
     assert result.detail["missing"] == ["po/ng"] and result.detail["extra"] == ["po", "iv"]
-    assert result.detail["message"].startswith("sets differ")
+    assert result.detail["message"].startswith("multisets differ")
+
+
+def test_sql_numbers_exact_and_duplicates_counted():
+    big = Task(id="n", dataset="mimic_iii", split="test", family="ehr_sql", question="q", answer=["1234567890"],
+               checker="sql")
+    assert verdict(big, 1234567890) and verdict(big, "1234567890.0")
+    assert not verdict(big, 1234567891)  # was equal under the old 9-significant-digit rounding
+    noisy = Task(id="f", dataset="eicu", split="test", family="ehr_sql", question="q",
+                 answer=["1.9000000000000004"], checker="sql")
+    assert verdict(noisy, 1.9000000000000004) and not verdict(noisy, 1.9)  # str(float) is the release's precision
+    ages = Task(id="d", dataset="eicu", split="test", family="ehr_sql", question="q", answer=["70", "70"],
+                checker="sql")
+    assert verdict(ages, [70, 70.0]) and verdict(ages, [[70], [70]])
+    assert not verdict(ages, [70]) and not verdict(ages, [70, 70, 70])  # EHRSQL: duplicates count
+    result = score(ages, answered(ages, [70]))
+    assert result.detail["missing"] == [70] and result.detail["extra"] == [] and result.detail["mode"] == "multiset"
+    mixed = Task(id="m", dataset="treqs", split="test", family="ehr_sql", question="q", answer=["a", "b", "a"],
+                 checker="sql")
+    assert verdict(mixed, ["b", "a", "a"]) and not verdict(mixed, ["a", "b", "b"])
+    ordered = Task(id="o", dataset="mimic_iii", split="test", family="ehr_sql", question="q",
+                   answer=["b", "a", "a"], checker="sql", checker_params={"ordered": True})
+    assert verdict(ordered, ["b", "a", "a"]) and not verdict(ordered, ["a", "a", "b"])
+    assert not verdict(ordered, ["b", "a"]) and score(ordered, answered(ordered, ["b"])).detail["mode"] == "list"
 
 
 @pytest.mark.parametrize("task", medcalc_tasks(), ids=lambda t: t.id)
@@ -101,6 +124,29 @@ def test_medcalc_rules_without_limits():
         score(_calc(1.0, "fraction"), Trajectory.answered("x", "medcalc", 1.0))
 
 
+def test_medcalc_reads_natural_answers_strictly():
+    integer = _calc(4, "integer", 4.0, 4.0)
+    for natural in ("The score is 4.", "approximately 4", "~4", "4 points", "4.0", "4 (four); a score of 4"):
+        assert verdict(integer, natural), natural
+    for wrong in ("4.5", "4.5 points", "The score is 5.", "step 2 gives 4", "4 or 5", "four", True, "", None):
+        assert not verdict(integer, wrong), wrong
+    detail = score(integer, answered(integer, "step 2 gives 4")).detail
+    assert detail["extraction"].startswith("ambiguous") and "[2.0, 4.0]" in detail["extraction"]
+    gfr = _calc(25.0, "decimal", 23.75, 26.25)
+    for natural in ("25.0 mL/min", "25.0 mL/min/1.73 m²", "approximately 25.9 mL/min/1.73m2", "GFR = 25"):
+        assert verdict(gfr, natural), natural
+    assert not verdict(gfr, "27 mL/min") and not verdict(gfr, "25 or 26 mL/min") and not verdict(gfr, "25-26")
+    date = _calc("09/23/2014", "date")
+    for natural in ("September 23, 2014", "Sept. 23, 2014", "23 September 2014", "Sep 23 2014", "2014-09-23"):
+        assert verdict(date, natural), natural
+    assert not verdict(date, "September 24, 2014") and not verdict(date, "09/23/2014 or 09/24/2014")
+    assert "not a real date" in score(date, answered(date, "02/30/2014")).detail["extraction"]
+    weeks = _calc([14, 1], "weeks_days")
+    for natural in ("14w1d", "14 weeks 1 day", "14 weeks and 1 day", "(14, 1)", "14+1", "('14 weeks', '1 day')"):
+        assert verdict(weeks, natural), natural
+    assert not verdict(weeks, "14w1d or 14w2d") and not verdict(weeks, "14 weeks") and not verdict(weeks, "1w14d")
+
+
 @pytest.mark.parametrize("task", npower_tasks(), ids=lambda t: t.id)
 def test_npower_samples(task):
     truth = task.answer
@@ -112,10 +158,35 @@ def test_npower_samples(task):
     else:
         assert verdict(task, truth * 0.995)  # within 1% (relative)
         assert not verdict(task, truth * 0.95)  # a wrong power within 10%
-        assert not verdict(task, truth * 100)  # percent is not accepted: power is a probability
+        assert not verdict(task, truth * 100)  # a bare number over 1 is not read as a percentage
+        assert verdict(task, f"{truth * 100}%") and verdict(task, f"The power is {truth}.")
         assert not verdict(task, [0.8, 0.9, 1.0])
     assert not verdict(task, None) and not verdict(task, []) and not verdict(task, True)
     assert not score(task, unanswered(task)).correct
+
+
+def _npower(answer, target):
+    return Task(id=f"np-{target}", dataset="npowerai", split="test", family="biostat", question="q", answer=answer,
+                checker="npower", checker_params={"target": target})
+
+
+def test_npower_reads_natural_answers_strictly():
+    size = _npower(64, "size")
+    for natural in (64, 64.0, "64", "64.0", "n = 64 per group", "64 participants in each group", ["64"]):
+        assert verdict(size, natural), natural
+    for wrong in (64.3, "64.3", 65, "64 per group, 128 in total", "n = 64 (power 80%)", True, "sixty-four"):
+        assert not verdict(size, wrong), wrong
+    assert score(size, answered(size, "64 per group, 128 in total")).detail["extraction"].startswith("ambiguous")
+    power = _npower(0.8, "power")
+    for natural in (0.8, "0.8", "80%", "80.0 %", "power = 80 percent", "0.8 (80%)", 0.805, "80.5%"):
+        assert verdict(power, natural), natural
+    for wrong in (80, "80", 0.75, "79%", "0.8 (85%)", "power 0.8 at alpha 0.05", -0.8, "-80%"):
+        assert not verdict(power, wrong), wrong
+    full = _npower(1.0, "power")
+    assert verdict(full, 1.0) and verdict(full, "100%") and verdict(full, 0.995)
+    for beyond in (1.005, "100.5%", 1.01):  # within 1% of the truth, but a power is a probability
+        result = score(full, answered(full, beyond))
+        assert not result.correct and "not a probability" in result.detail["message"], beyond
 
 
 @pytest.mark.parametrize("task", ehrcon_tasks(), ids=lambda t: t.id)

@@ -4,7 +4,7 @@ Each template has an EHRSQL-like question pattern (`tag`, with {slot}s), a SQL p
 shaped database of ehr_sql_database.py, and a sampler that draws slot values from what the database holds
 (so that most questions have a non-empty answer; existence questions draw a real value half of the time,
 so yes and no are both common). Kinds:
-  "value"     an unordered list of values (compared as a set);
+  "value"     an unordered list of values (compared as a multiset: order ignored, duplicates counted);
   "existence" a yes/no question; SQLite returns 1 or 0, so the answer is ["1"] or ["0"] as in EHRSQL;
   "ordered"   the question asks for a ranked list (ORDER BY ... with ties broken alphabetically, stated in the
               question): the answer's order matters (checker_params {"ordered": true}).
