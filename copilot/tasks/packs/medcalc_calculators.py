@@ -19,6 +19,13 @@ What follows MedCalc-Bench (ncbi-nlp/MedCalc-Bench, calculator_implementations/)
   code adds |cycle − 28| for short cycles (a bug); we subtract.
 - Free water deficit uses MedCalc-Bench's total-body-water fractions (child 0.6; adult M 0.6 / F 0.5;
   ≥ 65 y M 0.5 / F 0.45).
+- Estimated conception date = LMP + (cycle − 14) days (ovulation 14 days before the next menses; the due
+  date is conception + 266 d). MedCalc-Bench's code adds 14 days whatever the cycle length.
+- Scores follow their publications where MedCalc-Bench's code slips: Child-Pugh bands (bilirubin 2-3 mg/dL
+  → 2, albumin 2.8-3.5 g/dL → 2, ascites graded), Charlson graded items (liver 1/3, diabetes 1/2, solid tumor
+  2/6), SIRS (heart rate counted only when > 90).
+- MedCalc-Bench rounds intermediate values to 5 decimals (QTc Framingham / Hodges RR, unit conversions);
+  the functions here do not (far inside its ±5 % limits).
 Not protected against: inputs outside physiological ranges (the functions compute whatever the formula
 gives); callers (the note generator) keep values away from thresholds where unit rounding could flip a
 criterion.
@@ -84,6 +91,14 @@ def to_celsius(value, unit):
     raise ValueError(f"temperature unit {unit!r} unknown; expected °C or °F")
 
 
+
+def to_giga_per_l(value, unit):
+    """Cell count in 10^9/L from a count per 'µL' or 'mm^3' (the same volume) or per 'L'."""
+    per_litre = {"µL": 1e6, "mm^3": 1e6, "L": 1.0}
+    if unit not in per_litre:
+        raise ValueError(f"count unit {unit!r} unknown; expected a count per one of {sorted(per_litre)}")
+    return value * per_litre[unit] / 1e9
+
 # ---------------------------------------------------------------- body size
 
 
@@ -110,6 +125,21 @@ def target_weight(target_bmi, height_cm):
     height_m = height_cm / 100.0
     return target_bmi * height_m * height_m
 
+
+
+def bsa_mosteller(weight_kg, height_cm):
+    """Body surface area, Mosteller (NEJM 1987;317:1098): BSA = √(height (cm) × weight (kg) / 3600), m²."""
+    return math.sqrt(height_cm * weight_kg / 3600.0)
+
+
+def maintenance_fluids(weight_kg):
+    """Holliday-Segar (Pediatrics 1957) '4-2-1' rule, mL/hr: 4 mL/kg/hr for the first 10 kg, 2 mL/kg/hr for
+    the next 10 kg, 1 mL/kg/hr for each kg above 20."""
+    if weight_kg <= 10:
+        return 4.0 * weight_kg
+    if weight_kg <= 20:
+        return 40.0 + 2.0 * (weight_kg - 10.0)
+    return 60.0 + (weight_kg - 20.0)
 
 # ---------------------------------------------------------------- renal
 
@@ -140,6 +170,21 @@ def ckd_epi_2021(age, sex, creatinine_mg_dl):
     return egfr * 1.012 if female else egfr
 
 
+
+def mdrd_gfr(age, sex, creatinine_mg_dl, black=False):
+    """MDRD study equation, IDMS-traceable (Levey et al., Ann Intern Med 2006;145:247):
+    GFR = 175 × Scr^−1.154 × age^−0.203 × 0.742 [female] × 1.212 [Black], mL/min/1.73 m²."""
+    gfr = 175.0 * creatinine_mg_dl ** -1.154 * age ** -0.203
+    if sex == "Female":
+        gfr *= 0.742
+    return gfr * 1.212 if black else gfr
+
+
+def fractional_excretion_sodium(sodium, creatinine_mg_dl, urine_sodium, urine_creatinine_mg_dl):
+    """FENa (Espinel, JAMA 1976;236:579) = (urine Na × serum Cr) / (serum Na × urine Cr) × 100, %;
+    sodium in mEq/L, creatinine in mg/dL (any one unit per analyte would do: the units cancel)."""
+    return urine_sodium * creatinine_mg_dl / (sodium * urine_creatinine_mg_dl) * 100.0
+
 # ---------------------------------------------------------------- haemodynamics, ECG
 
 
@@ -159,6 +204,24 @@ def qtc_fridericia(qt_msec, heart_rate):
     rr = 60.0 / heart_rate
     return qt_msec / rr ** (1.0 / 3.0)
 
+
+
+def qtc_framingham(qt_msec, heart_rate):
+    """Framingham (Sagie et al., Am J Cardiol 1992;70:797): QTc = QT + 154 × (1 − RR), RR = 60 / HR in
+    seconds; msec."""
+    rr = 60.0 / heart_rate
+    return qt_msec + 154.0 * (1.0 - rr)
+
+
+def qtc_hodges(qt_msec, heart_rate):
+    """Hodges (J Am Coll Cardiol 1983;1:694): QTc = QT + 1.75 × (HR − 60); msec. (MedCalc-Bench recomputes HR
+    from RR = 60 / HR rounded to 5 decimals: a difference far below its ±5 % limits.)"""
+    return qt_msec + 1.75 * (heart_rate - 60.0)
+
+
+def qtc_rautaharju(qt_msec, heart_rate):
+    """Rautaharju (J Electrocardiol 2014;47:914): QTc = QT × (120 + HR) / 180; msec."""
+    return qt_msec * (120.0 + heart_rate) / 180.0
 
 # ---------------------------------------------------------------- chemistry
 
@@ -216,6 +279,58 @@ def meld_na(creatinine_mg_dl, bilirubin_mg_dl, inr, sodium, dialysis_twice_past_
         score = meld_i + 1.32 * (137.0 - na) - 0.033 * meld_i * (137.0 - na)
     return min(int(round(score)), 40)
 
+
+
+def delta_gap(sodium, chloride, bicarbonate):
+    """Delta gap = anion gap − 12 (the normal anion gap), mEq/L."""
+    return anion_gap(sodium, chloride, bicarbonate) - 12.0
+
+
+def delta_ratio(sodium, chloride, bicarbonate):
+    """Delta ratio (Wrenn, Ann Emerg Med 1990;19:1310) = (anion gap − 12) / (24 − HCO3)."""
+    return delta_gap(sodium, chloride, bicarbonate) / (24.0 - bicarbonate)
+
+
+def albumin_corrected_anion_gap(sodium, chloride, bicarbonate, albumin_g_dl):
+    """Albumin-corrected anion gap (Figge et al., Crit Care Med 1998;26:1807) = anion gap + 2.5 × (4 −
+    albumin (g/dL)), mEq/L."""
+    return anion_gap(sodium, chloride, bicarbonate) + 2.5 * (4.0 - albumin_g_dl)
+
+
+def albumin_corrected_delta_gap(sodium, chloride, bicarbonate, albumin_g_dl):
+    """Albumin-corrected delta gap = albumin-corrected anion gap − 12, mEq/L."""
+    return albumin_corrected_anion_gap(sodium, chloride, bicarbonate, albumin_g_dl) - 12.0
+
+
+def albumin_corrected_delta_ratio(sodium, chloride, bicarbonate, albumin_g_dl):
+    """Albumin-corrected delta ratio = albumin-corrected delta gap / (24 − HCO3)."""
+    return albumin_corrected_delta_gap(sodium, chloride, bicarbonate, albumin_g_dl) / (24.0 - bicarbonate)
+
+
+def sodium_corrected_for_glucose(sodium, glucose_mg_dl):
+    """Sodium corrected for hyperglycemia (Hillier et al., Am J Med 1999;106:399) = Na + 0.024 × (glucose −
+    100), glucose in mg/dL; mEq/L."""
+    return sodium + 0.024 * (glucose_mg_dl - 100.0)
+
+
+def fib4(age, ast, alt, platelets_giga_per_l):
+    """FIB-4 (Sterling et al., Hepatology 2006;43:1317) = age × AST / (platelets (10^9/L) × √ALT); AST and
+    ALT in U/L."""
+    return age * ast / (platelets_giga_per_l * math.sqrt(alt))
+
+
+def steroid_equivalent_dose(dose_mg, from_steroid, to_steroid):
+    """Equipotent glucocorticoid dose (mg) = dose × equivalent(to) / equivalent(from), with the equivalent
+    anti-inflammatory doses of the BNF table (after Meikle & Tyler, Am J Med 1977;63:200): betamethasone 0.75,
+    cortisone 25, dexamethasone 0.75, hydrocortisone 20, methylprednisolone 4, prednisolone 5, prednisone 5,
+    triamcinolone 4 mg. Names as 'PredniSONE PO': the first word, any case; the route does not change it."""
+    equivalent_mg = {"betamethasone": 0.75, "cortisone": 25.0, "dexamethasone": 0.75, "hydrocortisone": 20.0,
+                     "methylprednisolone": 4.0, "prednisolone": 5.0, "prednisone": 5.0, "triamcinolone": 4.0}
+    drugs = [(str(name).split() or [""])[0].lower() for name in (from_steroid, to_steroid)]
+    for name, drug in zip((from_steroid, to_steroid), drugs):
+        if drug not in equivalent_mg:
+            raise ValueError(f"steroid {name!r} unknown; expected one of {sorted(equivalent_mg)}")
+    return dose_mg * equivalent_mg[drugs[1]] / equivalent_mg[drugs[0]]
 
 # ---------------------------------------------------------------- scores
 
@@ -282,6 +397,86 @@ def perc_count(age, heart_rate, oxygen_saturation, unilateral_leg_swelling, hemo
     return sum(int(bool(flag)) for flag in flags)
 
 
+
+def wells_dvt(active_cancer, bedridden_or_major_surgery, calf_swelling_3cm, collateral_superficial_veins,
+              entire_leg_swollen, localized_deep_vein_tenderness, pitting_edema_symptomatic_leg,
+              paralysis_paresis_or_cast, previous_dvt, alternative_diagnosis_as_likely):
+    """Wells' criteria for DVT (Wells et al., NEJM 2003;349:1227): 1 point each for active cancer, bedridden
+    > 3 days or major surgery within 12 weeks, calf swelling > 3 cm, collateral superficial veins, entire leg
+    swollen, tenderness along the deep veins, pitting edema of the symptomatic leg, paralysis / paresis /
+    recent cast, previously documented DVT; −2 if an alternative diagnosis is as likely. Range −2 to 9."""
+    flags = [active_cancer, bedridden_or_major_surgery, calf_swelling_3cm, collateral_superficial_veins,
+             entire_leg_swollen, localized_deep_vein_tenderness, pitting_edema_symptomatic_leg,
+             paralysis_paresis_or_cast, previous_dvt]
+    return sum(int(bool(flag)) for flag in flags) - 2 * int(bool(alternative_diagnosis_as_likely))
+
+
+def child_pugh(bilirubin_mg_dl, albumin_g_dl, inr, ascites, encephalopathy):
+    """Child-Pugh (Pugh et al., Br J Surg 1973;60:646), 1-3 points each: bilirubin < 2 / 2-3 / > 3 mg/dL;
+    albumin > 3.5 / 2.8-3.5 / < 2.8 g/dL; INR < 1.7 / 1.7-2.3 / > 2.3 (the usual stand-in for Pugh's
+    prothrombin-time bands); ascites 'absent' / 'slight' / 'moderate'; encephalopathy 'none' / 'grade 1-2' /
+    'grade 3-4'. Range 5-15."""
+    grades = {"ascites": ["absent", "slight", "moderate"], "encephalopathy": ["none", "grade 1-2", "grade 3-4"]}
+    for name, value in (("ascites", ascites), ("encephalopathy", encephalopathy)):
+        if value not in grades[name]:
+            raise ValueError(f"{name} {value!r} unknown; expected one of {grades[name]}")
+    score = 1 + grades["ascites"].index(ascites) + 1 + grades["encephalopathy"].index(encephalopathy)
+    score += 1 if bilirubin_mg_dl < 2 else 2 if bilirubin_mg_dl <= 3 else 3
+    score += 1 if albumin_g_dl > 3.5 else 2 if albumin_g_dl >= 2.8 else 3
+    score += 1 if inr < 1.7 else 2 if inr <= 2.3 else 3
+    return score
+
+
+def revised_cardiac_risk_index(elevated_risk_surgery, ischemic_heart_disease, heart_failure,
+                               cerebrovascular_disease, insulin_treatment, creatinine_mg_dl):
+    """Revised Cardiac Risk Index (Lee et al., Circulation 1999;100:1043): 1 point each for high-risk surgery
+    (intraperitoneal, intrathoracic, suprainguinal vascular), ischemic heart disease, heart failure,
+    cerebrovascular disease, pre-operative insulin, pre-operative creatinine > 2 mg/dL. Range 0-6."""
+    flags = [elevated_risk_surgery, ischemic_heart_disease, heart_failure, cerebrovascular_disease,
+             insulin_treatment, creatinine_mg_dl > 2.0]
+    return sum(int(bool(flag)) for flag in flags)
+
+
+def feverpain(fever_past_24h, purulence, attend_rapidly, severely_inflamed_tonsils, no_cough_or_coryza):
+    """FeverPAIN (Little et al., BMJ 2013;347:f5806): 1 point each for fever in the past 24 h, purulence,
+    attending within 3 days of onset, severely inflamed tonsils, no cough or coryza. Range 0-5."""
+    flags = [fever_past_24h, purulence, attend_rapidly, severely_inflamed_tonsils, no_cough_or_coryza]
+    return sum(int(bool(flag)) for flag in flags)
+
+
+def sirs_count(temperature_c, heart_rate, respiratory_rate, paco2_mm_hg, wbc_giga_per_l, bands_percent):
+    """SIRS criteria met (Bone et al., Chest 1992;101:1644): temperature > 38 or < 36 °C; HR > 90;
+    RR > 20 or PaCO2 < 32 mm Hg; WBC > 12 or < 4 ×10^9/L or bands > 10 %. None = not measured. Range 0-4."""
+    flags = [temperature_c > 38.0 or temperature_c < 36.0, heart_rate > 90,
+             respiratory_rate > 20 or (paco2_mm_hg is not None and paco2_mm_hg < 32),
+             wbc_giga_per_l > 12.0 or wbc_giga_per_l < 4.0 or (bands_percent is not None and bands_percent > 10)]
+    return sum(int(bool(flag)) for flag in flags)
+
+
+def charlson_comorbidity_index(age, myocardial_infarction, heart_failure, peripheral_vascular_disease,
+                               cerebrovascular_disease_or_tia, dementia, chronic_pulmonary_disease,
+                               connective_tissue_disease, peptic_ulcer_disease, liver_disease, diabetes,
+                               hemiplegia, moderate_severe_ckd, solid_tumor, leukemia, lymphoma, aids):
+    """Charlson Comorbidity Index (Charlson et al., J Chronic Dis 1987;40:373) with the age points of the
+    combined age-comorbidity score (Charlson 1994): age 50-59 1, 60-69 2, 70-79 3, ≥ 80 4; 1 point each for
+    MI, heart failure, peripheral vascular disease, CVA or TIA, dementia, chronic pulmonary disease,
+    connective tissue disease, peptic ulcer; liver disease 'mild' 1 / 'moderate to severe' 3; diabetes
+    'uncomplicated' 1 / 'end-organ damage' 2; 2 each for hemiplegia, moderate-severe CKD, leukemia, lymphoma;
+    solid tumor 'localized' 2 / 'metastatic' 6; AIDS 6. Graded items take 'none' for absent."""
+    graded = {"liver_disease": (liver_disease, {"none": 0, "mild": 1, "moderate to severe": 3}),
+              "diabetes": (diabetes, {"none": 0, "uncomplicated": 1, "end-organ damage": 2}),
+              "solid_tumor": (solid_tumor, {"none": 0, "localized": 2, "metastatic": 6})}
+    score = 0 if age < 50 else 1 if age < 60 else 2 if age < 70 else 3 if age < 80 else 4
+    for name, (value, points) in graded.items():
+        if value not in points:
+            raise ValueError(f"{name} {value!r} unknown; expected one of {sorted(points)}")
+        score += points[value]
+    ones = [myocardial_infarction, heart_failure, peripheral_vascular_disease, cerebrovascular_disease_or_tia,
+            dementia, chronic_pulmonary_disease, connective_tissue_disease, peptic_ulcer_disease]
+    twos = [hemiplegia, moderate_severe_ckd, leukemia, lymphoma]
+    score += sum(int(bool(flag)) for flag in ones) + 2 * sum(int(bool(flag)) for flag in twos)
+    return score + 6 * int(bool(aids))
+
 # ---------------------------------------------------------------- dates
 
 
@@ -302,6 +497,15 @@ def gestational_age(last_menstrual_period, current_date):
         raise ValueError(f"current date {current_date} is before the LMP {last_menstrual_period}")
     return (elapsed // 7, elapsed % 7)
 
+
+
+def estimated_conception_date(last_menstrual_period, cycle_length_days=28):
+    """Estimated conception (ovulation) date = LMP + (cycle length − 14) days: ovulation falls 14 days (the
+    luteal phase) before the next menses, so LMP + 14 d for a 28-day cycle, and the due date is conception
+    + 266 d (Naegele; ACOG Committee Opinion 700, 2017), as estimated_due_date. 'MM/DD/YYYY' in and out."""
+    month, day, year = (int(part) for part in last_menstrual_period.split("/"))
+    conception = date(year, month, day) + timedelta(days=cycle_length_days - 14)
+    return conception.strftime("%m/%d/%Y")
 
 # ---------------------------------------------------------------- a calculation as a value and as code
 # The pack evaluates a Call tree for the ground truth and prints the same tree as the reference solution's
