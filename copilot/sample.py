@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -41,6 +41,9 @@ class TasksConfig:
     path: str = MISSING
     split: str = "train"
     limit: Optional[int] = None
+    on_malformed: str = "error"            # skip: load the rest of the split, listing each malformed record
+    audit: Optional[str] = None            # an audit.jsonl (python -m copilot.tasks.audit): leave out `exclude`
+    exclude: List[str] = field(default_factory=lambda: ["ungradable", "label_disputed"])
 
 
 @dataclass
@@ -116,10 +119,10 @@ def check_and_save_config(cfg: dict[str, Any], store: Path, command: str) -> Non
 
 def run(cfg: dict[str, Any], command: str = "") -> dict[str, Any]:
     """Everything after config parsing (also callable from Python with a plain dict)."""
-    from copilot import tasks as task_loading
     from copilot.sampling.rollouts import PARALLEL_BACKENDS, BackendFactory, PolicyFactory, sample
     from copilot.sampling.statistics import dataset_statistics, print_table
     from copilot.sampling.trajectory_store import TrajectoryStore
+    from copilot.tasks.task_selection import DataSelectionError, select_tasks
     from sandbox import BACKENDS
 
     if cfg["k"] < 1:
@@ -144,9 +147,15 @@ def run(cfg: dict[str, Any], command: str = "") -> dict[str, Any]:
         sandbox_options.setdefault("data_roots", [str(Path(cfg["tasks"]["path"]).resolve())])
     backend_factory = BackendFactory(cfg["sandbox"]["kind"], sandbox_options)
 
-    task_list = task_loading.load(cfg["tasks"]["path"], split=cfg["tasks"]["split"])
-    if cfg["tasks"]["limit"] is not None:
-        task_list = task_list[: cfg["tasks"]["limit"]]
+    selected = cfg["tasks"]
+    if selected["on_malformed"] not in ("error", "skip"):
+        raise SampleConfigError(f"tasks.on_malformed: {selected['on_malformed']!r}; expected 'error' or 'skip'")
+    try:
+        task_list = select_tasks({"train": [selected["path"]], "audit": selected["audit"],
+                                  "exclude": selected["exclude"]}, "train", selected["split"], selected["limit"],
+                                 on_malformed=selected["on_malformed"]).tasks
+    except DataSelectionError as err:
+        raise SampleConfigError(str(err).replace("data.train", "tasks.path").replace("data.", "tasks.")) from err
     store_path = Path(cfg["store"])
     check_and_save_config(cfg, store_path, command)
     store = TrajectoryStore(store_path)

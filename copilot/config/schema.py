@@ -45,6 +45,9 @@ class ModelSection:
     prepare_command: Optional[str] = None
 
 
+Verdict = Literal["gradable", "ungradable", "label_disputed", "needs_data", "malformed"]   # copilot.tasks.audit
+
+
 @dataclass
 class DataSection:
     offline_root: str = "data/offline"
@@ -52,6 +55,13 @@ class DataSection:
     test: List[str] = field(default_factory=list)
     limit_train: Optional[int] = None
     limit_test: Optional[int] = None
+    audit: Optional[str] = None          # audit.jsonl of `python -m copilot.tasks.audit` (copilot.tasks.task_selection)
+    exclude: List[Verdict] = field(default_factory=lambda: ["ungradable", "label_disputed"])
+
+
+@dataclass
+class TasksSection:
+    on_malformed: Literal["error", "skip"] = "error"     # skip: load the rest of a split, listing what was skipped
 
 
 @dataclass
@@ -96,6 +106,7 @@ class RunConfig:
     logger: LoggerSection
     cluster: ClusterSection
     recipe: RecipeSection
+    tasks: TasksSection = field(default_factory=TasksSection)
     episode: Dict[str, Any] = field(default_factory=dict)         # checked against EpisodeSettings
     force_stage: Optional[str] = None
     allow_config_change: bool = False

@@ -13,7 +13,7 @@ What is checked, in order (the first problem is raised as ConfigError):
 - paths: a local model dir that does not exist (Hub names like Org/Model are NOT checked: nothing is
   downloaded, the stage that loads it says what to get) -> error naming it and model.prepare_command;
   a dataset dir that is missing or has no task files -> error naming it, unless a `packs` stage of this
-  recipe builds it (a dir <offline_root>/<pack>);
+  recipe builds it (a dir <offline_root>/<pack>); a data.audit file that does not exist;
 - force_stage names a stage of the recipe.
 
 Simplified: type checks cover the types the schemas use (str/int/float/bool, Optional, Union, Literal,
@@ -264,6 +264,9 @@ def _check_model_path(checked: dict) -> None:
 
 def _check_datasets(checked: dict) -> None:
     data = checked["data"]
+    if data["audit"] is not None and not Path(os.path.expanduser(data["audit"])).is_file():
+        raise ConfigError(f"data.audit: {data['audit']} does not exist; write it with `python -m "
+                          f"copilot.tasks.audit <data dir> --out {data['audit']}`, or set data.audit=null")
     offline_root = Path(os.path.expanduser(data["offline_root"]))
     built: set[Path] = set()
     for stage in checked["recipe"]["stages"]:

@@ -8,7 +8,7 @@
 
 A result is a dict with at least {"label": str, "success_rate": {dataset: SR in [0, 1]}, "n": {dataset:
 episodes}}; other keys are ignored. Columns: "model", the in-distribution datasets (sorted), "ID avg", the
-out-of-distribution datasets (sorted), "OOD avg", "avg". Markdown has no two-level header, so the group is
+out-of-distribution datasets (sorted), "OOD avg", "avg", "tasks". Markdown has no two-level header, so the group is
 a prefix ("ID: biostat", "OOD: ehrcon"); the CSV has the same columns. A group with no dataset is left out
 (no empty average column). Cells are percent with 2 decimals; every average is a macro mean over the
 datasets the model has ("avg" over all of them, not the mean of the two group averages), so a model that
@@ -20,8 +20,10 @@ of its datasets, not a list the paper publishes as such; every other dataset, th
 ehr_sql / medcalc / biocoder included, counts as in-distribution. Pass `out_of_distribution` (or --ood)
 to choose another split.
 
-Simplified: no confidence intervals and no episode counts in the table (n is checked, not shown); percentages
-are rounded by Python's "{:.2f}" formatting of the binary float (30.625 may print as 30.63). Not protected
+Simplified: no confidence intervals and no per-dataset episode counts (n is checked; its sum is shown); percentages
+are rounded by Python's "{:.2f}" formatting of the binary float (30.625 may print as 30.63). The last column,
+"tasks", says how many tasks the row covers (`tasks_cell`: with the gradability audit's exclusions when the
+result records them). Not protected
 against: results of different splits or task sets under one label, or two results with the same label
 (both rows are kept).
 """
@@ -100,7 +102,7 @@ def table_rows(results: Sequence[dict[str, Any]],
         header += [f"ID: {name}" for name in in_dist] + ["ID avg"]
     if out_dist:
         header += [f"OOD: {name}" for name in out_dist] + ["OOD avg"]
-    header.append("avg")
+    header += ["avg", "tasks"]
     rows = []
     for result in results:
         rates = result["success_rate"]
@@ -109,9 +111,25 @@ def table_rows(results: Sequence[dict[str, Any]],
             if names:
                 row += [_percent(rates[name]) if name in rates else MISSING for name in names]
                 row.append(_average(rates, names))
-        row.append(_average(rates, in_dist + out_dist))
+        row += [_average(rates, in_dist + out_dist), tasks_cell(result)]
         rows.append(row)
     return header, rows
+
+
+def tasks_cell(result: dict[str, Any]) -> str:
+    """How many tasks the row's rates cover: the episodes of its success rates ("n"), and, when the result
+    carries the run's data coverage (copilot.tasks.task_selection), of how many loaded and what the
+    gradability audit left out, e.g. "83 of 100 (audit excluded 17: ungradable 14, label_disputed 3)"."""
+    covered = sum(result["n"].get(name, 0) for name in result["success_rate"])
+    coverage = result.get("coverage") or {}
+    loaded, excluded = coverage.get("loaded"), coverage.get("excluded") or {}
+    if not loaded or loaded == covered and not excluded:
+        return str(covered)
+    text = f"{covered} of {loaded}"
+    if excluded:
+        parts = ", ".join(f"{verdict} {n}" for verdict, n in sorted(excluded.items()))
+        text += f" (audit excluded {sum(excluded.values())}: {parts})"
+    return text
 
 
 def _md_cell(text: str) -> str:

@@ -2,11 +2,12 @@
 
     from copilot.rl.verl_run import prepare_verl_run, launch_verl, merge_after_training
     prepared = prepare_verl_run(out_dir, algorithm="grpo", model="Qwen/Qwen2.5-7B-Instruct",
-                                train_dirs=[...], test_dirs=[...], sandbox={"kind": "process", "options": {}},
+                                train_tasks=[...], test_tasks=[...], sandbox={"kind": "process", "options": {}},
                                 episode={"max_turns": 15}, overrides=["trainer.nnodes=2"])
     launch_verl(prepared["verl_config"], log_path=out_dir / "verl.log")     # needs GPUs (vLLM, FSDP)
     merge_after_training(out_dir / "checkpoints", out_dir / "model")       # HF model dir for the next stage
 
+The tasks are the run's selection (copilot.tasks.task_selection: the audit's exclusions and limits applied).
 prepare_verl_run writes, under out_dir: train.parquet / test.parquet (copilot.rl.verl_data), verl_tools.yaml
 (our tool config: the run's sandbox and episode settings, sandbox metrics to sandbox_metrics.jsonl),
 verl_config.yaml (verl's resolved config, validated with verl's own checks) and command.txt (the launch
@@ -30,24 +31,25 @@ from typing import Any
 from copilot.rl.verl_config import (
     VerlConfigError, compose_verl_config, launch_command, save_verl_config, validate_verl_config,
 )
-from copilot.rl.verl_data import export_dataset_dirs
+from copilot.rl.verl_data import export_parquet
 from copilot.rl.verl_merge import merge_checkpoint
+from copilot.tasks.task import Task
 from copilot.rl.verl_tool import write_tool_config
 
 TURNS_KEY = "actor_rollout_ref.rollout.multi_turn.max_assistant_turns"
 
 
-def prepare_verl_run(out_dir: str | Path, *, algorithm: str, model: str, train_dirs: Sequence[str | Path],
-                     test_dirs: Sequence[str | Path], sandbox: dict[str, Any], episode: dict[str, Any] | None = None,
-                     overrides: Sequence[str] = (), limit_train: int | None = None, limit_test: int | None = None,
+def prepare_verl_run(out_dir: str | Path, *, algorithm: str, model: str, train_tasks: Sequence[Task],
+                     test_tasks: Sequence[Task], sandbox: dict[str, Any], episode: dict[str, Any] | None = None,
+                     overrides: Sequence[str] = (),
                      max_concurrency: int = 32, experiment_name: str = "med-copilot",
                      local_model_dir: str | Path | None = None) -> dict[str, Path]:
     """Write the run's data, tool config and validated verl config; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     episode = {"max_turns": 15, **(episode or {}), "action_format": "tool_call"}
-    train = export_dataset_dirs(train_dirs, "train", out_dir / "train.parquet", limit=limit_train)
-    test = export_dataset_dirs(test_dirs or train_dirs, "test", out_dir / "test.parquet", limit=limit_test)
+    train = export_parquet(list(train_tasks), out_dir / "train.parquet")
+    test = export_parquet(list(test_tasks), out_dir / "test.parquet")
     tools = write_tool_config(out_dir / "verl_tools.yaml", sandbox_kind=sandbox.get("kind", "process"),
                               sandbox_options=dict(sandbox.get("options") or {}), episode=episode,
                               max_concurrency=max_concurrency, metrics_jsonl=str(out_dir / "sandbox_metrics.jsonl"))

@@ -84,37 +84,33 @@ def episode_settings(cfg):
 
 def dataset_dirs(cfg, key: str) -> list[Path]:
     """cfg.data.<key> entries as existing directories (also tried under cfg.data.offline_root)."""
+    from copilot.tasks.task_selection import DataSelectionError, resolve_dirs
+
+    try:
+        return resolve_dirs(cfg.get("data") or {}, key)
+    except DataSelectionError as err:
+        raise StageInputError(str(err)) from err
+
+
+def select_split(cfg, key: str, split: str, limit_key: str):
+    """The `DataSelection` of `split` of every dir in cfg.data.<key>: the audit's exclusions applied
+    (data.audit / data.exclude), the first cfg.data.<limit_key> of each dir, tasks.on_malformed honoured."""
+    from copilot.tasks.task_selection import DataSelectionError, select_tasks
+
     data = cfg.get("data") or {}
-    entries = list(data.get(key) or [])
-    if not entries:
-        raise StageInputError(f"data.{key} is empty; list dataset or offline pack directories to use")
-    root = Path(str(data.get("offline_root") or "data/offline"))
-    dirs = []
-    for i, entry in enumerate(entries):
-        path = Path(str(entry)).expanduser()
-        if not path.is_dir() and not path.is_absolute() and (root / path).is_dir():
-            path = root / path
-        if not path.is_dir():
-            raise StageInputError(f"data.{key}[{i}]: {entry!r} is not a directory (nor under data.offline_root "
-                                  f"{root}); build the offline packs or point it to a dataset dir")
-        dirs.append(path.resolve())
-    return dirs
+    limit = data.get(limit_key)
+    if limit is not None:
+        positive(f"data.{limit_key}", "data", limit)
+    on_malformed = str((cfg.get("tasks") or {}).get("on_malformed", "error"))
+    try:
+        return select_tasks(data, key, split, limit, on_malformed=on_malformed)
+    except DataSelectionError as err:
+        raise StageInputError(str(err)) from err
 
 
 def task_list(cfg, key: str, split: str, limit_key: str) -> list:
-    """The tasks of `split` of every dir in cfg.data.<key>, the first cfg.data.<limit_key> of each."""
-    import copilot.tasks
-
-    limit = (cfg.get("data") or {}).get(limit_key)
-    if limit is not None:
-        positive(f"data.{limit_key}", "data", limit)
-    tasks = []
-    for path in dataset_dirs(cfg, key):
-        loaded = copilot.tasks.load(path, split)
-        if not loaded:
-            raise StageInputError(f"data.{key}: {path} has no {split!r} tasks")
-        tasks.extend(loaded[:limit] if limit is not None else loaded)
-    return tasks
+    """The tasks of `select_split`."""
+    return select_split(cfg, key, split, limit_key).tasks
 
 
 def open_sandbox(cfg, roots: list[Path]):
@@ -261,7 +257,8 @@ def run(cfg, inputs: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     check_knobs(knobs, stage)
     verifier = verifier_dir(knobs, inputs, stage)
     out_dir = Path(out_dir)
-    tasks = task_list(cfg, "test", knobs.split, "limit_train" if knobs.split == "train" else "limit_test")
+    selection = select_split(cfg, "test", knobs.split, "limit_train" if knobs.split == "train" else "limit_test")
+    tasks = selection.tasks
     # The policy name keys the stored rollouts: the stage name keeps "before" and "after" rows apart.
     policy, model = make_policy_for(cfg, inputs, knobs, name=f"{knobs.policy}:{stage}")
     label = knobs.label or (model_label(model) if knobs.policy == "hf" else knobs.served_model or "expert")
@@ -278,7 +275,7 @@ def run(cfg, inputs: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     results = build_results(trajectories, scores, k=knobs.k, label=label, model=str(model), policy=policy.name,
                             temperature=knobs.temperature, split=knobs.split, verifier=verifier,
                             wall_s=round(time.perf_counter() - started, 2), episodes_s=episodes_s,
-                            episodes_run=played)
+                            episodes_run=played, coverage=selection.coverage())
     sr = {key: results[key] for key in ("success_rate", "n", "correct", "overall", "macro")}
     json_path, _ = write_eval({**sr, "model": str(model), "policy": policy.name, "label": label,
                                "split": knobs.split, "wall_s": results["wall_s"], "episodes_run": played},

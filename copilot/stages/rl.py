@@ -237,13 +237,12 @@ def prepare_verl(cfg, inputs: dict[str, Path], out_dir: Path, *, local_model_dir
     else:
         model = model_source(cfg, inputs)
     train_dirs, test_dirs = dataset_dirs(cfg, "train"), dataset_dirs(cfg, "test")
-    data = cfg.get("data") or {}
     try:
         return prepare_verl_run(Path(out_dir) / VERL_DIR, algorithm=knobs.algorithm, model=model,
-                                train_dirs=train_dirs, test_dirs=test_dirs,
+                                train_tasks=task_list(cfg, "train", "train", "limit_train"),
+                                test_tasks=task_list(cfg, "test", "test", "limit_test"),
                                 sandbox=verl_sandbox(cfg, train_dirs + test_dirs), episode=settings.to_dict(),
                                 overrides=verl_overrides(knobs, lora_config(cfg)),
-                                limit_train=data.get("limit_train"), limit_test=data.get("limit_test"),
                                 max_concurrency=knobs.max_concurrency,
                                 experiment_name=f"{(cfg.get('run') or {}).get('name', 'run')}-{stage}",
                                 local_model_dir=local_model_dir)

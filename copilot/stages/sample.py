@@ -46,18 +46,18 @@ class Config:
 
 
 def load_tasks(cfg, split: str, limit: Optional[int]) -> list:
-    from copilot import tasks as task_loading
+    """cfg.data's train (or test) tasks, the audit's exclusions applied (data.audit / data.exclude), the first
+    `limit` (null: data.limit_train / limit_test) of each dir (copilot.tasks.task_selection)."""
+    from copilot.tasks.task_selection import DataSelectionError, select_tasks
 
-    dirs = list(cfg.data.train if split == "train" else cfg.data.test)
+    key = "train" if split == "train" else "test"
     if limit is None:
-        limit = cfg.data.limit_train if split == "train" else cfg.data.limit_test
-    task_list = []
-    for directory in dirs:
-        loaded = task_loading.load(Path(str(directory)).expanduser(), split=split)
-        task_list.extend(loaded[:limit] if limit is not None else loaded)
-    if not task_list:
-        raise ValueError(f"stage {cfg.stage.name!r}: no {split} tasks in {dirs}")
-    return task_list
+        limit = cfg.data.get(f"limit_{key}")
+    on_malformed = str((cfg.get("tasks") or {}).get("on_malformed", "error"))
+    try:
+        return select_tasks(cfg.data, key, split, limit, on_malformed=on_malformed).tasks
+    except DataSelectionError as err:
+        raise ValueError(f"stage {cfg.stage.name!r}: {err}") from err
 
 
 def policy_factory(cfg, inputs: dict[str, Path], knobs: dict[str, Any]):

@@ -21,40 +21,49 @@ TUNED = {"label": "tuned", "success_rate": {"biostat": 0.5, "medcalc": 0.125, "e
 def test_table_from_two_results():
     header, rows = table_rows([BASE, TUNED])
     assert header == ["model", "ID: biostat", "ID: medcalc", "ID avg", "OOD: ehrcon", "OOD: ehrshot", "OOD avg",
-                      "avg"]
-    assert rows[0] == ["base", "40.00", "25.00", "32.50", "50.00", "10.00", "30.00", "31.25"]
+                      "avg", "tasks"]
+    assert rows[0] == ["base", "40.00", "25.00", "32.50", "50.00", "10.00", "30.00", "31.25", "44"]
     # tuned lacks ehrshot: "–" there, its OOD average is over ehrcon alone, "avg" over its 3 datasets
-    assert rows[1] == ["tuned", "50.00", "12.50", "31.25", "60.00", "–", "60.00", "40.83"]
+    assert rows[1] == ["tuned", "50.00", "12.50", "31.25", "60.00", "–", "60.00", "40.83", "34"]
 
 
 def test_ood_grouping_is_overridable_and_empty_groups_are_omitted():
     header, rows = table_rows([BASE], out_of_distribution=())
-    assert header == ["model", "ID: biostat", "ID: ehrcon", "ID: ehrshot", "ID: medcalc", "ID avg", "avg"]
-    assert rows[0][-2:] == ["31.25", "31.25"]
+    assert header == ["model", "ID: biostat", "ID: ehrcon", "ID: ehrshot", "ID: medcalc", "ID avg", "avg", "tasks"]
+    assert rows[0][-3:] == ["31.25", "31.25", "44"]
     header, _ = table_rows([BASE], out_of_distribution=("biostat", "medcalc", "ehrcon", "ehrshot"))
-    assert header == ["model", "OOD: biostat", "OOD: ehrcon", "OOD: ehrshot", "OOD: medcalc", "OOD avg", "avg"]
+    assert header == ["model", "OOD: biostat", "OOD: ehrcon", "OOD: ehrshot", "OOD: medcalc", "OOD avg", "avg", "tasks"]
     assert "ehr_sql" not in PAPER_OUT_OF_DISTRIBUTION and "ehrcon" in PAPER_OUT_OF_DISTRIBUTION
+
+
+def test_tasks_column_says_what_the_audit_left_out():
+    audited = dict(TUNED, coverage={"tasks": 34, "loaded": 40, "excluded": {"ungradable": 5, "label_disputed": 1},
+                                    "unaudited": 0})
+    _, rows = table_rows([audited, dict(TUNED, coverage={"loaded": 34, "excluded": {}})])
+    assert rows[0][-1] == "34 of 40 (audit excluded 6: label_disputed 1, ungradable 5)"
+    assert rows[1][-1] == "34"
 
 
 def test_model_without_any_dataset_of_a_group():
     only_id = {"label": "id-only", "success_rate": {"biostat": 1.0}, "n": {"biostat": 4}}
     _, rows = table_rows([BASE, only_id])
-    assert rows[1] == ["id-only", "100.00", "–", "100.00", "–", "–", "–", "100.00"]
+    assert rows[1] == ["id-only", "100.00", "–", "100.00", "–", "–", "–", "100.00", "4"]
 
 
 def test_markdown_and_csv():
     md = to_markdown([BASE, TUNED])
     lines = md.splitlines()
-    assert lines[2] == ("| model | ID: biostat | ID: medcalc | ID avg | OOD: ehrcon | OOD: ehrshot | OOD avg | avg |")
-    assert lines[3] == "|---|---:|---:|---:|---:|---:|---:|---:|"
-    assert lines[5] == "| tuned | 50.00 | 12.50 | 31.25 | 60.00 | – | 60.00 | 40.83 |"
+    assert lines[2] == ("| model | ID: biostat | ID: medcalc | ID avg | OOD: ehrcon | OOD: ehrshot | OOD avg | avg "
+                        "| tasks |")
+    assert lines[3] == "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    assert lines[5] == "| tuned | 50.00 | 12.50 | 31.25 | 60.00 | – | 60.00 | 40.83 | 34 |"
     assert md.endswith("\n")
     assert to_markdown([dict(TUNED, label="a|b")]).splitlines()[4].startswith("| a\\|b |")
     csv_text = to_csv([BASE, TUNED])
     assert csv_text.split("\n") == [
-        "model,ID: biostat,ID: medcalc,ID avg,OOD: ehrcon,OOD: ehrshot,OOD avg,avg",
-        "base,40.00,25.00,32.50,50.00,10.00,30.00,31.25",
-        "tuned,50.00,12.50,31.25,60.00,–,60.00,40.83",
+        "model,ID: biostat,ID: medcalc,ID avg,OOD: ehrcon,OOD: ehrshot,OOD avg,avg,tasks",
+        "base,40.00,25.00,32.50,50.00,10.00,30.00,31.25,44",
+        "tuned,50.00,12.50,31.25,60.00,–,60.00,40.83,34",
         "",
     ]
     assert "\r" not in csv_text
@@ -115,6 +124,6 @@ def test_main_ood_option(tmp_path, capsys):
     inputs = _write_inputs(tmp_path)
     main([*inputs, "--out", str(tmp_path / "out"), "--ood", "biostat, medcalc"])
     header = (tmp_path / "out" / "leaderboard.csv").read_text(encoding="utf-8").split("\n")[0]
-    assert header == "model,ID: ehrcon,ID: ehrshot,ID avg,OOD: biostat,OOD: medcalc,OOD avg,avg"
+    assert header == "model,ID: ehrcon,ID: ehrshot,ID avg,OOD: biostat,OOD: medcalc,OOD avg,avg,tasks"
     md_path, csv_path = write_leaderboard([BASE], tmp_path / "direct", out_of_distribution=[])
     assert md_path.name == "leaderboard.md" and csv_path.read_text(encoding="utf-8").startswith("model,ID: biostat")

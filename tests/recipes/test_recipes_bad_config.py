@@ -118,3 +118,21 @@ def test_command_line_typo_without_plus_gets_the_same_clear_error(tmp_path):
     assert result.returncode == 2
     assert "recipe.stages[1].learnig_rate: unknown key (did you mean 'learning_rate'?)" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("data.exclude=[ungradable,bad_verdict]",
+     "data.exclude[1]: 'bad_verdict' is not a valid choice; expected one of "
+     "['gradable', 'ungradable', 'label_disputed', 'needs_data', 'malformed']"),
+    ("tasks.on_malformed=ignore",
+     "tasks.on_malformed: 'ignore' is not a valid choice; expected one of ['error', 'skip']"),
+    ("+tasks.on_malformd=skip", "tasks.on_malformd: unknown key (did you mean 'on_malformed'?)"),
+])
+def test_task_selection_keys_are_checked(compose_config, file_layout, override, expected):
+    assert error_of(compose_config, "recipe=sft_7b", override, check_paths=False).startswith(expected)
+
+
+def test_missing_audit_file_is_named_before_anything_runs(compose_config, file_layout, tmp_path):
+    missing = tmp_path / "audit.jsonl"
+    message = error_of(compose_config, "recipe=demo", f"data.audit={missing}")
+    assert message.startswith(f"data.audit: {missing} does not exist") and "python -m copilot.tasks.audit" in message

@@ -9,6 +9,8 @@ import subprocess
 import pytest
 from omegaconf import OmegaConf
 
+from copilot.tasks import load
+
 pytestmark = pytest.mark.slow
 
 
@@ -16,9 +18,10 @@ def test_prepared_run_dir_is_what_verls_entry_point_reads(tmp_path, pack_root, t
     from copilot.rl.verl_run import prepare_verl_run
 
     prepared = prepare_verl_run(tmp_path / "rl", algorithm="grpo", model="Qwen/Qwen2.5-7B-Instruct",
-                                train_dirs=[pack_root / "ehr_sql"], test_dirs=[pack_root / "ehr_sql"],
+                                train_tasks=load(pack_root / "ehr_sql", "train"),
+                                test_tasks=load(pack_root / "ehr_sql", "test")[:3],
                                 sandbox={"kind": "process", "options": {"workers": 16}},
-                                episode={"max_turns": 12}, overrides=["trainer.nnodes=2"], limit_test=3,
+                                episode={"max_turns": 12}, overrides=["trainer.nnodes=2"],
                                 local_model_dir=tiny_qwen2_dir)
     for path in prepared.values():
         assert path.is_file(), path
@@ -44,5 +47,7 @@ def test_turn_budgets_must_agree(tmp_path, pack_root):
 
     with pytest.raises(VerlConfigError, match="differs from episode.max_turns=15"):
         prepare_verl_run(tmp_path / "rl", algorithm="grpo", model="Qwen/Qwen2.5-7B-Instruct",
-                         train_dirs=[pack_root / "ehr_sql"], test_dirs=[], sandbox={"kind": "process"},
+                         train_tasks=load(pack_root / "ehr_sql", "train"),
+                         test_tasks=load(pack_root / "ehr_sql", "test"),
+                         sandbox={"kind": "process"},
                          overrides=["actor_rollout_ref.rollout.multi_turn.max_assistant_turns=5"])
